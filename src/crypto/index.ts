@@ -6,3 +6,5 @@
 export * from './random.js';
 export * from './hash.js';
 export * from './signatures.js';
+export * from './x25519.js';
+export * from './aead.js';
