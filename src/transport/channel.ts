@@ -1,0 +1,63 @@
+/**
+ * The transport abstraction: an ordered, reliable, message-oriented channel
+ * of opaque frames (`Uint8Array`) between the coordinator and one client.
+ *
+ * The protocol core (src/secagg) is a pure state machine; transports only
+ * move its msgpackr frames, unchanged, inside the authenticated envelopes of
+ * `session.ts`. Two implementations exist: {@link MemoryTransport} (the
+ * embedded default, in one process) and WebSocket (`ws` on Node, the
+ * standard `WebSocket` in browsers). Assumption shared by all of them:
+ * frames arrive in order and are never duplicated by the transport itself
+ * (an attacker may still replay them - the envelope's sequence number and
+ * channel binding stop that, see session.ts).
+ */
+
+/** Why a channel closed: a WebSocket-style numeric code and a short reason. */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** Close codes fedveil uses (WebSocket 1000-1015 plus private 4000-4999). */
+export const CloseCode = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  /** Transport-level loss with no close frame (WebSocket 1006). */
+  ABNORMAL: 1006,
+  INVALID_DATA: 1007,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  AUTH_FAILED: 4001,
+  NOT_ENROLLED: 4003,
+  ALREADY_CONNECTED: 4009,
+  RATE_LIMITED: 4029,
+  IDLE_TIMEOUT: 4008,
+  BAD_SIGNATURE: 4010,
+} as const);
+
+/** One end of a bidirectional frame channel. */
+export interface Channel {
+  /** Human-readable peer description (address), for logs only. */
+  readonly remote: string;
+  /** Queue a frame for delivery. Silently dropped once the channel closed. */
+  send(frame: Uint8Array): void;
+  /** Close the channel (both ends see `onClose`). Idempotent. */
+  close(code?: number, reason?: string): void;
+  /** Register the frame listener (one per channel). */
+  onMessage(listener: (frame: Uint8Array) => void): void;
+  /** Register the close listener (one per channel); called exactly once. */
+  onClose(listener: (info: CloseInfo) => void): void;
+  readonly closed: boolean;
+}
+
+/** The coordinator side of a transport: accepts channels from clients. */
+export interface ServerTransport {
+  /** Start accepting; `onChannel` is called for every new client channel. */
+  listen(onChannel: (channel: Channel) => void): Promise<void>;
+  /** Stop accepting and close every open channel with `code`. */
+  close(code?: number, reason?: string): Promise<void>;
+}
+
+/** The client side: opens one channel to the coordinator. */
+export type Connector = () => Promise<Channel>;

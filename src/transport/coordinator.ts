@@ -1,0 +1,559 @@
+/**
+ * The coordinator: admits authenticated clients over any {@link ServerTransport},
+ * opens secure-aggregation rounds (Bonawitz et al. CCS'17; SecAgg+ Bell et
+ * al. CCS'20), relays the protocol frames between the SecAgg server state
+ * machine and the participants, and applies per-stage deadlines.
+ *
+ * A round: once at least `minClients` authenticated clients are waiting, the
+ * coordinator takes them all (up to `maxClients`) as the roster, numbers them
+ * 1..n, draws a fresh public round seed, and sends each its id and the
+ * public configuration. Every frame a client sends is verified against the
+ * identity authenticated on its connection (session.ts) and handed to the
+ * server state machine as coming from that identity's roster id - never
+ * from an id found inside the payload. A stage ends when every live roster
+ * member has spoken in it (the state machine advances by itself), or when
+ * its deadline passes; then `deadline()` turns the silent clients into
+ * dropouts. A client whose connection closes is a dropout from then on, and
+ * when every remaining live member has already spoken the stage is closed
+ * at once rather than waiting for the timer.
+ *
+ * Assumptions: the server state machine never throws on a bad frame (it
+ * records the sender as dropped, I3); calls into it are serialised here, so
+ * its async `handle` / `deadline` never interleave.
+ */
+import { ProtocolAborted } from '../errors.js';
+import { aint } from '../util/assert.js';
+import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.js';
+import type { SecAggConfig, SecAggStage, Outgoing } from '../secagg/types.js';
+import { CloseCode, type Channel, type ServerTransport } from './channel.js';
+import { channelBinding, hex, verifyAuth, verifyEnvelope } from './session.js';
+import { decodeClientMessage, encodeMessage, WIRE_VERSION, type ServerMessage } from './wire.js';
+import type { Protocol, RoundServer } from './protocol.js';
+
+/** Which identities may join. */
+export interface Enrolment {
+  /** Public keys (hex) admitted without a token. */
+  readonly enrolled: Set<string>;
+  /** Shared enrolment token: presenting it registers the client's key. */
+  readonly token?: string;
+  /** Called when a key is registered with the token (e.g. to persist it). */
+  readonly onEnrol?: (publicKeyHex: string) => void;
+}
+
+/** What the coordinator reports about a finished round. */
+export interface RoundRecord {
+  readonly round: number;
+  readonly ok: boolean;
+  /** Roster size n and threshold t. */
+  readonly n: number;
+  readonly threshold: number;
+  readonly dim: number;
+  readonly bits: number;
+  /** Public keys (hex) of the survivors whose inputs are in `sum`. */
+  readonly survivors: string[];
+  /** Public keys (hex) of the roster, index id-1. */
+  readonly roster: string[];
+  /** The sum mod 2^bits of the survivors' inputs (empty when aborted). */
+  readonly sum: Uint32Array;
+  readonly reason: string;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** Time each stage took (ms), in order. */
+  readonly stageMs: Array<{ stage: SecAggStage; ms: number; viaDeadline: boolean }>;
+}
+
+export type CoordinatorEvent =
+  | { type: 'connected'; remote: string }
+  | { type: 'authenticated'; identity: string; remote: string }
+  | { type: 'rejected'; remote: string; code: string; message: string }
+  | { type: 'disconnected'; remote: string; identity?: string; code: number; reason: string }
+  | { type: 'round-start'; round: number; n: number; threshold: number }
+  | { type: 'stage'; round: number; stage: SecAggStage; viaDeadline: boolean }
+  | { type: 'round-end'; record: RoundRecord };
+
+export interface CoordinatorOptions {
+  transport: ServerTransport;
+  protocol: Protocol;
+  enrolment: Enrolment;
+  /** Vector length d and modulus bits b of every round. */
+  dim: number;
+  bits: number;
+  /** Clients needed to open a round (default 2). */
+  minClients?: number;
+  /** Largest roster (default 10000). */
+  maxClients?: number;
+  /** Rounds to run; then clients are told `bye` (default: unbounded). */
+  rounds?: number;
+  /** Per-stage deadline in ms (default 30000). */
+  stageTimeoutMs?: number;
+  /** Time a new connection has to authenticate (default 10000 ms). */
+  authTimeoutMs?: number;
+  /** Dropout fraction the SecAgg parameters must tolerate (default 0.1). */
+  dropout?: number;
+  /** Largest SecAgg frame accepted (bytes). */
+  maxFrameBytes?: number;
+  /** First round number (a restarted coordinator continues its ledger). */
+  firstRound?: number;
+  name?: string;
+  rng?: RandomSource;
+  /** Called (and awaited) when a round ends, before the next opens: ledger, results. */
+  onRound?: (record: RoundRecord) => void | Promise<void>;
+  onEvent?: (event: CoordinatorEvent) => void;
+}
+
+interface Session {
+  readonly channel: Channel;
+  readonly nonce: Uint8Array;
+  state: 'handshake' | 'ready' | 'closed';
+  pk?: Uint8Array;
+  identity?: string;
+  binding?: Uint8Array;
+  lastSeq: number;
+  /** SecAgg id in the current round, if on its roster. */
+  index?: number;
+  authTimer?: ReturnType<typeof setTimeout>;
+}
+
+interface ActiveRound {
+  readonly round: number;
+  readonly config: SecAggConfig;
+  readonly server: RoundServer;
+  readonly roster: Session[];
+  readonly startedAt: number;
+  stage: SecAggStage;
+  stageStartedAt: number;
+  /** Roster ids that sent a frame in the current stage. */
+  spoke: Set<number>;
+  stageMs: Array<{ stage: SecAggStage; ms: number; viaDeadline: boolean }>;
+  timer?: ReturnType<typeof setTimeout>;
+  queue: Promise<void>;
+  ended: boolean;
+  /** The current stage is being closed by `deadline()` (timer or early close). */
+  viaDeadline?: boolean;
+}
+
+/** Public status (served as GET /status). */
+export interface CoordinatorStatus {
+  name: string;
+  state: 'waiting' | 'round' | 'finished' | 'stopped';
+  round: number | null;
+  stage: SecAggStage | null;
+  roundsCompleted: number;
+  roundsPlanned: number | null;
+  clients: { connected: number; authenticated: number; inRound: number };
+  minClients: number;
+  dim: number;
+  bits: number;
+  lastRound: { round: number; ok: boolean; n: number; survivors: number; durationMs: number; reason: string } | null;
+}
+
+export class Coordinator {
+  private readonly opts: CoordinatorOptions;
+  private readonly sessions = new Set<Session>();
+  private readonly byIdentity = new Map<string, Session>();
+  private readonly minClients: number;
+  private readonly maxClients: number;
+  private readonly stageTimeoutMs: number;
+  private readonly authTimeoutMs: number;
+  private readonly rng: RandomSource;
+  /** Fresh per coordinator start: bound into every auth signature (session.ts). */
+  readonly sessionId: Uint8Array;
+  private active: ActiveRound | undefined;
+  private nextRound: number;
+  private completed = 0;
+  private state: CoordinatorStatus['state'] = 'waiting';
+  private last: CoordinatorStatus['lastRound'] = null;
+  private finishedResolve!: () => void;
+  private finishedReject!: (err: unknown) => void;
+  /** Resolves when the planned rounds are done (or `stop()`), rejects on a fatal error. */
+  readonly finished: Promise<void>;
+  private opening = false;
+
+  constructor(opts: CoordinatorOptions) {
+    aint('Coordinator: dim', opts.dim, 1);
+    aint('Coordinator: bits', opts.bits, 1, 32);
+    this.opts = opts;
+    this.minClients = opts.minClients ?? 2;
+    this.maxClients = opts.maxClients ?? 10000;
+    aint('Coordinator: minClients', this.minClients, 2);
+    aint('Coordinator: maxClients', this.maxClients, this.minClients);
+    if (opts.rounds !== undefined) aint('Coordinator: rounds', opts.rounds, 0);
+    this.stageTimeoutMs = opts.stageTimeoutMs ?? 30000;
+    this.authTimeoutMs = opts.authTimeoutMs ?? 10000;
+    this.rng = opts.rng ?? systemRandom;
+    this.sessionId = randomBytes(32, this.rng);
+    this.nextRound = opts.firstRound ?? 1;
+    this.finished = new Promise((resolve, reject) => {
+      this.finishedResolve = resolve;
+      this.finishedReject = reject;
+    });
+    // A caller that only awaits some other promise must not see an unhandled rejection.
+    this.finished.catch(() => undefined);
+  }
+
+  async start(): Promise<void> {
+    await this.opts.transport.listen((channel) => this.accept(channel));
+    if (this.opts.rounds === 0) this.finish();
+  }
+
+  /** Stop: close every connection (clients see the coordinator going away). */
+  async stop(reason = 'coordinator stopped'): Promise<void> {
+    if (this.active) this.clearTimer(this.active);
+    this.state = 'stopped';
+    await this.opts.transport.close(CloseCode.GOING_AWAY, reason);
+    this.finishedResolve();
+  }
+
+  status(): CoordinatorStatus {
+    let authenticated = 0;
+    for (const s of this.sessions) if (s.identity !== undefined && s.state !== 'closed') authenticated++;
+    return {
+      name: this.opts.name ?? 'fedveil',
+      state: this.state,
+      round: this.active ? this.active.round : null,
+      stage: this.active ? this.active.stage : null,
+      roundsCompleted: this.completed,
+      roundsPlanned: this.opts.rounds ?? null,
+      clients: { connected: this.sessions.size, authenticated, inRound: this.active ? this.active.roster.filter((s) => s.state !== 'closed').length : 0 },
+      minClients: this.minClients,
+      dim: this.opts.dim,
+      bits: this.opts.bits,
+      lastRound: this.last,
+    };
+  }
+
+  private emit(event: CoordinatorEvent): void {
+    this.opts.onEvent?.(event);
+  }
+
+  private send(session: Session, msg: ServerMessage): void {
+    session.channel.send(encodeMessage(msg));
+  }
+
+  private reject(session: Session, closeCode: number, code: string, message: string): void {
+    this.emit({ type: 'rejected', remote: session.channel.remote, code, message });
+    this.send(session, { t: 'error', code, message });
+    session.channel.close(closeCode, code);
+  }
+
+  private accept(channel: Channel): void {
+    const session: Session = { channel, nonce: randomBytes(32, this.rng), state: 'handshake', lastSeq: 0 };
+    this.sessions.add(session);
+    this.emit({ type: 'connected', remote: channel.remote });
+    channel.onMessage((frame) => this.onFrame(session, frame));
+    channel.onClose((info) => this.onClose(session, info.code, info.reason));
+    session.authTimer = setTimeout(() => {
+      if (session.state === 'handshake') this.reject(session, CloseCode.POLICY, 'AUTH_TIMEOUT', 'no authentication in time');
+    }, this.authTimeoutMs);
+    session.authTimer.unref?.();
+    this.send(session, { t: 'hello', v: WIRE_VERSION, nonce: session.nonce, session: this.sessionId, name: this.opts.name ?? 'fedveil' });
+  }
+
+  private onFrame(session: Session, frame: Uint8Array): void {
+    if (session.state === 'closed') return;
+    let msg;
+    try {
+      msg = decodeClientMessage(frame);
+    } catch (err) {
+      // I3: a malformed frame closes this connection only.
+      this.reject(session, CloseCode.INVALID_DATA, 'INVALID_MESSAGE', err instanceof Error ? err.message : 'invalid frame');
+      return;
+    }
+    if (msg.t === 'auth') {
+      if (session.state !== 'handshake') return this.reject(session, CloseCode.PROTOCOL_ERROR, 'INVALID_MESSAGE', 'auth sent twice');
+      this.authenticate(session, msg.pk, msg.sig, msg.token);
+      return;
+    }
+    if (session.state !== 'ready' || !session.pk || !session.binding) {
+      return this.reject(session, CloseCode.PROTOCOL_ERROR, 'INVALID_MESSAGE', 'protocol frame before authentication');
+    }
+    // Replay protection: strictly increasing sequence per connection.
+    if (msg.seq <= session.lastSeq) return this.reject(session, CloseCode.POLICY, 'REPLAY', `sequence ${msg.seq} not above ${session.lastSeq}`);
+    // Bind the frame to the identity authenticated on this connection.
+    if (!verifyEnvelope(session.pk, session.binding, msg.seq, msg.round, msg.payload, msg.sig)) {
+      return this.reject(session, CloseCode.BAD_SIGNATURE, 'BAD_SIGNATURE', 'envelope signature does not verify');
+    }
+    session.lastSeq = msg.seq;
+    const round = this.active;
+    if (!round || round.ended || msg.round !== round.round || session.index === undefined) {
+      // A late frame for a finished round: harmless, ignored.
+      return;
+    }
+    if (msg.payload.length > round.config.limits.maxFrameBytes) {
+      return this.reject(session, CloseCode.TOO_BIG, 'FRAME_TOO_LARGE', `frame of ${msg.payload.length} bytes`);
+    }
+    const index = session.index;
+    round.spoke.add(index);
+    this.enqueue(round, () => round.server.handle(index, msg.payload));
+  }
+
+  private authenticate(session: Session, pk: Uint8Array, sig: Uint8Array, token: string): void {
+    if (!verifyAuth(pk, session.nonce, this.sessionId, sig)) {
+      return this.reject(session, CloseCode.AUTH_FAILED, 'AUTH_FAILED', 'challenge signature does not verify');
+    }
+    const identity = hex(pk);
+    const { enrolment } = this.opts;
+    if (!enrolment.enrolled.has(identity)) {
+      if (enrolment.token !== undefined && enrolment.token.length > 0 && constantTimeEqual(token, enrolment.token)) {
+        enrolment.enrolled.add(identity);
+        enrolment.onEnrol?.(identity);
+      } else {
+        return this.reject(session, CloseCode.NOT_ENROLLED, 'NOT_ENROLLED', 'identity is not enrolled');
+      }
+    }
+    const existing = this.byIdentity.get(identity);
+    if (existing && existing.state !== 'closed') {
+      // The live session keeps its place: a second connection cannot take over an identity.
+      return this.reject(session, CloseCode.ALREADY_CONNECTED, 'ALREADY_CONNECTED', 'identity already connected');
+    }
+    clearTimeout(session.authTimer);
+    session.pk = pk;
+    session.identity = identity;
+    session.binding = channelBinding(session.nonce, this.sessionId, pk);
+    session.state = 'ready';
+    this.byIdentity.set(identity, session);
+    this.send(session, { t: 'welcome', identity });
+    this.emit({ type: 'authenticated', identity, remote: session.channel.remote });
+    this.maybeOpenRound();
+  }
+
+  private onClose(session: Session, code: number, reason: string): void {
+    if (session.state === 'closed') return;
+    session.state = 'closed';
+    clearTimeout(session.authTimer);
+    this.sessions.delete(session);
+    if (session.identity !== undefined && this.byIdentity.get(session.identity) === session) this.byIdentity.delete(session.identity);
+    this.emit({ type: 'disconnected', remote: session.channel.remote, ...(session.identity !== undefined ? { identity: session.identity } : {}), code, reason });
+    const round = this.active;
+    if (round && !round.ended && session.index !== undefined) this.enqueue(round, async () => this.closeStageIfAllSpoke(round));
+  }
+
+  private waiting(): Session[] {
+    const out: Session[] = [];
+    for (const s of this.sessions) if (s.state === 'ready' && s.index === undefined) out.push(s);
+    return out;
+  }
+
+  private maybeOpenRound(): void {
+    if (this.active || this.opening || this.state === 'stopped' || this.state === 'finished') return;
+    if (this.opts.rounds !== undefined && this.completed >= this.opts.rounds) return;
+    const ready = this.waiting();
+    if (ready.length < this.minClients) return;
+    this.opening = true;
+    try {
+      this.openRound(ready.slice(0, this.maxClients));
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  private openRound(roster: Session[]): void {
+    const n = roster.length;
+    const { protocol } = this.opts;
+    const choice = protocol.chooseParams(n, this.opts.dropout ?? 0.1);
+    const config = protocol.makeConfig({
+      n,
+      threshold: choice.threshold,
+      degree: choice.degree,
+      graph: choice.graph,
+      dim: this.opts.dim,
+      bits: this.opts.bits,
+      mode: 'semi-honest',
+      seed: randomBytes(32, this.rng),
+      round: this.nextRound,
+      stageTimeoutMs: this.stageTimeoutMs,
+      maxFrameBytes: this.opts.maxFrameBytes ?? defaultMaxFrameBytes(n, this.opts.dim, this.opts.bits),
+    });
+    const server = protocol.createServer(config);
+    const now = Date.now();
+    const round: ActiveRound = {
+      round: this.nextRound,
+      config,
+      server,
+      roster,
+      startedAt: now,
+      stage: server.stage,
+      stageStartedAt: now,
+      spoke: new Set(),
+      stageMs: [],
+      queue: Promise.resolve(),
+      ended: false,
+    };
+    this.active = round;
+    this.state = 'round';
+    this.emit({ type: 'round-start', round: round.round, n, threshold: config.threshold });
+    roster.forEach((s, i) => {
+      s.index = i + 1;
+      this.send(s, {
+        t: 'round',
+        round: round.round,
+        index: i + 1,
+        config: {
+          n,
+          threshold: config.threshold,
+          bits: config.bits,
+          dim: config.dim,
+          graph: config.graph,
+          degree: config.degree,
+          mode: config.mode,
+          seed: config.seed,
+          stageTimeoutMs: config.stageTimeoutMs,
+          maxFrameBytes: config.limits.maxFrameBytes,
+        },
+      });
+    });
+    this.armTimer(round);
+  }
+
+  private armTimer(round: ActiveRound): void {
+    this.clearTimer(round);
+    round.timer = setTimeout(() => {
+      this.enqueue(round, async () => {
+        if (round.ended) return [];
+        return this.runDeadline(round);
+      });
+    }, this.stageTimeoutMs);
+  }
+
+  private clearTimer(round: ActiveRound): void {
+    if (round.timer !== undefined) clearTimeout(round.timer);
+    round.timer = undefined;
+  }
+
+  private runDeadline(round: ActiveRound): Promise<Outgoing[]> {
+    round.viaDeadline = true;
+    return round.server.deadline();
+  }
+
+  /** Close the stage early when every live roster member has spoken in it. */
+  private async closeStageIfAllSpoke(round: ActiveRound): Promise<Outgoing[]> {
+    if (round.ended || round.stage === 'Done' || round.stage === 'Aborted') return [];
+    for (const s of round.roster) {
+      if (s.state !== 'closed' && s.index !== undefined && !round.spoke.has(s.index)) return [];
+    }
+    return this.runDeadline(round);
+  }
+
+  /** Serialise a state-machine call, then route its output and track the stage. */
+  private enqueue(round: ActiveRound, step: () => Promise<Outgoing[]>): void {
+    round.queue = round.queue
+      .then(async () => {
+        if (round.ended) return;
+        const out = await step();
+        this.route(round, out);
+        await this.afterStep(round);
+      })
+      .catch((err: unknown) => this.fail(err));
+  }
+
+  private route(round: ActiveRound, out: Outgoing[]): void {
+    for (const o of out) {
+      if (o.to === 'server') continue;
+      const target = round.roster[o.to - 1];
+      if (target && target.state !== 'closed') this.send(target, { t: 'frame', round: round.round, payload: o.frame });
+    }
+  }
+
+  private async afterStep(round: ActiveRound): Promise<void> {
+    const stage = round.server.stage;
+    if (stage !== round.stage) {
+      const now = Date.now();
+      round.stageMs.push({ stage: round.stage, ms: now - round.stageStartedAt, viaDeadline: round.viaDeadline === true });
+      this.emit({ type: 'stage', round: round.round, stage, viaDeadline: round.viaDeadline === true });
+      round.stage = stage;
+      round.stageStartedAt = now;
+      round.viaDeadline = false;
+      round.spoke = new Set();
+      if (stage === 'Done' || stage === 'Aborted') {
+        await this.endRound(round);
+        return;
+      }
+      this.armTimer(round);
+      // Members that dropped earlier will not speak in this stage either.
+      const out = await this.closeStageIfAllSpoke(round);
+      if (out.length > 0 || round.server.stage !== round.stage) {
+        this.route(round, out);
+        await this.afterStep(round);
+      }
+    }
+  }
+
+  private async endRound(round: ActiveRound): Promise<void> {
+    round.ended = true;
+    this.clearTimer(round);
+    const roster = round.roster.map((s) => s.identity ?? '');
+    let ok = true;
+    let reason = '';
+    let sum: Uint32Array = new Uint32Array(0);
+    let survivors: string[] = [];
+    try {
+      const result = round.server.result();
+      sum = result.sum;
+      survivors = result.survivors.map((id) => roster[id - 1] ?? '');
+    } catch (err) {
+      ok = false;
+      reason = err instanceof Error ? err.message : String(err);
+    }
+    const record: RoundRecord = {
+      round: round.round,
+      ok,
+      n: round.config.n,
+      threshold: round.config.threshold,
+      dim: round.config.dim,
+      bits: round.config.bits,
+      survivors,
+      roster,
+      sum,
+      reason,
+      startedAt: round.startedAt,
+      durationMs: Date.now() - round.startedAt,
+      stageMs: round.stageMs,
+    };
+    if (ok) await this.opts.onRound?.(record);
+    this.emit({ type: 'round-end', record });
+    for (const s of round.roster) {
+      s.index = undefined;
+      if (s.state !== 'closed') this.send(s, { t: 'result', round: round.round, ok, survivors: survivors.length, reason });
+    }
+    this.last = { round: round.round, ok, n: record.n, survivors: survivors.length, durationMs: record.durationMs, reason };
+    this.active = undefined;
+    this.nextRound++;
+    if (ok) this.completed++;
+    this.state = 'waiting';
+    if (this.opts.rounds !== undefined && this.completed >= this.opts.rounds) {
+      this.finish();
+      return;
+    }
+    // Let the clients process the result before the next round opens.
+    setTimeout(() => this.maybeOpenRound(), 0);
+  }
+
+  private finish(): void {
+    this.state = 'finished';
+    for (const s of this.sessions) if (s.state === 'ready') this.send(s, { t: 'bye', reason: 'all rounds completed' });
+    this.finishedResolve();
+  }
+
+  private fail(err: unknown): void {
+    const cause = err instanceof Error ? err : new Error(String(err));
+    this.finishedReject(cause instanceof ProtocolAborted ? cause : new ProtocolAborted(`coordinator failed: ${cause.message}`, { cause }));
+  }
+}
+
+/** Default frame cap: the largest legitimate SecAgg frame for (n, d, b) with generous slack. */
+export function defaultMaxFrameBytes(n: number, dim: number, bits: number): number {
+  const packed = Math.ceil((dim * bits) / 8);
+  // Masked input is dominated by the packed vector; share bundles and
+  // broadcasts grow with n (a few hundred bytes per peer).
+  return packed + 512 * n + 65536;
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const ea = new TextEncoder().encode(a);
+  const eb = new TextEncoder().encode(b);
+  let diff = ea.length ^ eb.length;
+  for (let i = 0; i < Math.max(ea.length, eb.length); i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
+  return diff === 0;
+}

@@ -1,0 +1,174 @@
+/**
+ * A participant: one client taking part in rounds over any {@link Channel}
+ * (isomorphic: the Node `fedveil join` and the browser client both run it).
+ *
+ * It answers the coordinator's challenge with its Ed25519 identity
+ * (session.ts), then for each round builds a SecAgg client state machine
+ * from the public configuration, obtains its input vector from the caller
+ * (local training, or a provided vector), and exchanges the protocol frames,
+ * each in an envelope signed and bound to this connection. Frames are
+ * processed strictly in order (the state machine's `handle` may be async,
+ * e.g. WebCrypto in browsers).
+ *
+ * Ends when the coordinator says `bye` (resolves), rejects it (typed
+ * error with the coordinator's code), or the connection is lost (a
+ * `ProtocolAborted` with code `CONNECTION_LOST`, one clear line).
+ */
+import { unpack } from 'msgpackr';
+import { FedveilError, InvalidMessage, ProtocolAborted } from '../errors.js';
+import type { SecAggConfig } from '../secagg/types.js';
+import type { Channel, CloseInfo } from './channel.js';
+import type { Protocol, RoundClient } from './protocol.js';
+import { channelBinding, hex, signAuth, signEnvelope, type Identity } from './session.js';
+import { decodeServerMessage, encodeMessage, WIRE_VERSION, type RoundConfigWire, type ServerMessage } from './wire.js';
+
+/** What the input callback learns about the round it must provide a vector for. */
+export interface RoundInfo {
+  readonly round: number;
+  readonly index: number;
+  readonly n: number;
+  readonly dim: number;
+  readonly bits: number;
+}
+
+export type ParticipantEvent =
+  | { type: 'welcome'; identity: string }
+  | { type: 'round-start'; round: number; index: number; n: number }
+  | { type: 'input-sent'; round: number }
+  | { type: 'round-end'; round: number; ok: boolean; survivors: number; reason: string };
+
+export interface ParticipantOptions {
+  channel: Channel;
+  identity: Identity;
+  protocol: Pick<Protocol, 'makeConfig' | 'createClient'>;
+  /** The client's input for a round (entries in [0, 2^bits), length dim). */
+  input: (info: RoundInfo) => Uint32Array | Promise<Uint32Array>;
+  enrolToken?: string;
+  agent?: string;
+  onEvent?: (event: ParticipantEvent) => void;
+}
+
+/** A coordinator rejected this client (its error code is kept). */
+export class Rejected extends ProtocolAborted {
+  constructor(code: string, message: string) {
+    super(`coordinator rejected the client: ${code}: ${message}`, { code: `REJECTED_${code}` });
+  }
+}
+
+/** Summary of a participant's session. */
+export interface ParticipantSummary {
+  readonly identity: string;
+  readonly roundsJoined: number;
+  readonly roundsCompleted: number;
+}
+
+/** Run until `bye`; see the module header for how it ends. */
+export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSummary> {
+  const { channel, identity } = opts;
+  const identityHex = hex(identity.publicKey);
+  let binding: Uint8Array | undefined;
+  let seq = 0;
+  let client: RoundClient | undefined;
+  let currentRound = -1;
+  let roundsJoined = 0;
+  let roundsCompleted = 0;
+  let done = false;
+  let queue: Promise<void> = Promise.resolve();
+
+  return new Promise<ParticipantSummary>((resolve, reject) => {
+    const finish = (err?: unknown): void => {
+      if (done) return;
+      done = true;
+      if (err) reject(err);
+      else resolve({ identity: identityHex, roundsJoined, roundsCompleted });
+      channel.close(1000, err ? 'client error' : 'bye');
+    };
+
+    const sendFrames = (round: number, frames: Array<{ to: number | 'server'; frame: Uint8Array }>): void => {
+      if (!binding) throw new ProtocolAborted('protocol frame before authentication');
+      for (const o of frames) {
+        if (o.to !== 'server') continue; // clients only ever talk to the server
+        seq++;
+        const sig = signEnvelope(identity, binding, seq, round, o.frame);
+        channel.send(encodeMessage({ t: 'env', seq, round, payload: o.frame, sig }));
+      }
+    };
+
+    const onMessage = async (msg: ServerMessage): Promise<void> => {
+      switch (msg.t) {
+        case 'hello': {
+          if (msg.v !== WIRE_VERSION) throw new InvalidMessage(`coordinator speaks wire version ${msg.v}, this client ${WIRE_VERSION}`, 'coordinator');
+          const sig = signAuth(identity, msg.nonce, msg.session);
+          binding = channelBinding(msg.nonce, msg.session, identity.publicKey);
+          channel.send(encodeMessage({ t: 'auth', v: WIRE_VERSION, pk: identity.publicKey, sig, token: opts.enrolToken ?? '', agent: opts.agent ?? '' }));
+          return;
+        }
+        case 'welcome':
+          opts.onEvent?.({ type: 'welcome', identity: msg.identity });
+          return;
+        case 'round': {
+          currentRound = msg.round;
+          roundsJoined++;
+          const config = configFromWire(opts.protocol, msg.config, msg.round);
+          const info: RoundInfo = { round: msg.round, index: msg.index, n: config.n, dim: config.dim, bits: config.bits };
+          opts.onEvent?.({ type: 'round-start', round: msg.round, index: msg.index, n: config.n });
+          const input = await opts.input(info);
+          client = opts.protocol.createClient(config, msg.index, input);
+          sendFrames(msg.round, await client.start());
+          return;
+        }
+        case 'frame': {
+          if (!client || msg.round !== currentRound) return; // stale frame of an earlier round
+          const out = await client.handle(msg.payload);
+          sendFrames(msg.round, out);
+          if (opts.onEvent && out.some((o) => frameType(o.frame) === 'MaskedInput')) opts.onEvent({ type: 'input-sent', round: msg.round });
+          return;
+        }
+        case 'result':
+          if (msg.ok && msg.round === currentRound) roundsCompleted++;
+          client = undefined;
+          opts.onEvent?.({ type: 'round-end', round: msg.round, ok: msg.ok, survivors: msg.survivors, reason: msg.reason });
+          return;
+        case 'bye':
+          finish();
+          return;
+        case 'error':
+          finish(new Rejected(msg.code, msg.message));
+          return;
+      }
+    };
+
+    channel.onMessage((frame) => {
+      queue = queue.then(async () => {
+        if (done) return;
+        try {
+          await onMessage(decodeServerMessage(frame));
+        } catch (err) {
+          finish(err instanceof FedveilError ? err : new ProtocolAborted(`client failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+        }
+      });
+    });
+    channel.onClose((info: CloseInfo) => {
+      // Let queued frames (e.g. an `error` or `bye` just before the close) be handled first.
+      void queue.then(() => {
+        if (done) return;
+        const during = client ? ` during round ${currentRound}` : '';
+        finish(new ProtocolAborted(`connection to the coordinator lost${during} (code ${info.code}${info.reason ? `: ${info.reason}` : ''})`, { code: 'CONNECTION_LOST' }));
+      });
+    });
+  });
+}
+
+/** The `type` tag of a SecAgg frame (for progress events only; never trusted for routing). */
+function frameType(frame: Uint8Array): string | undefined {
+  try {
+    const m: unknown = unpack(frame);
+    return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' ? (m as { type: string }).type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function configFromWire(protocol: Pick<Protocol, 'makeConfig'>, c: RoundConfigWire, round: number): SecAggConfig {
+  return protocol.makeConfig({ ...c, round });
+}

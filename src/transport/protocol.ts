@@ -1,0 +1,47 @@
+/**
+ * The seam between the transport and the secure-aggregation core: how a
+ * coordinator creates a SecAgg server state machine for a round, and how a
+ * participant creates its client state machine from the public round
+ * configuration it received. The default binds src/secagg; tests and other
+ * protocols may pass their own.
+ */
+import type { Outgoing, SecAggConfig, SecAggResult, SecAggStage } from '../secagg/types.js';
+
+/** Server state machine as the coordinator drives it (src/secagg SecAggServer). */
+export interface RoundServer {
+  readonly stage: SecAggStage;
+  handle(from: number, frame: Uint8Array): Promise<Outgoing[]>;
+  deadline(): Promise<Outgoing[]>;
+  result(): SecAggResult;
+}
+
+/** Client state machine as a participant drives it (src/secagg SecAggClient). */
+export interface RoundClient {
+  readonly stage: SecAggStage;
+  start(): Outgoing[] | Promise<Outgoing[]>;
+  handle(frame: Uint8Array): Promise<Outgoing[]>;
+}
+
+/** Parameters the coordinator chooses for one round. */
+export interface RoundParams {
+  n: number;
+  threshold: number;
+  dim: number;
+  bits: number;
+  graph: 'full' | 'harary';
+  degree: number;
+  mode: 'semi-honest' | 'active';
+  seed: Uint8Array;
+  round: number;
+  stageTimeoutMs: number;
+  maxFrameBytes: number;
+}
+
+export interface Protocol {
+  /** Validate parameters into a frozen config (throws InvalidArgument / InfeasibleParameters). */
+  makeConfig(params: RoundParams): SecAggConfig;
+  createServer(config: SecAggConfig): RoundServer;
+  createClient(config: SecAggConfig, id: number, input: Uint32Array): RoundClient;
+  /** Choose (graph, degree, threshold) for n clients tolerating the given dropout fraction. */
+  chooseParams(n: number, dropout: number): { graph: 'full' | 'harary'; degree: number; threshold: number };
+}

@@ -1,0 +1,160 @@
+/**
+ * Wire format of the coordinator <-> client link: msgpackr-encoded control
+ * messages, with the secure-aggregation frames carried unchanged as opaque
+ * `payload` bytes.
+ *
+ * Every decoded message is validated field by field before use (I3): a
+ * frame that does not decode, has an unknown type, or a field of the wrong
+ * type or size is an {@link InvalidMessage}, and the transport closes that
+ * one connection. Nothing from the wire is trusted as a JS object shape.
+ */
+import { Packr } from 'msgpackr';
+import { InvalidMessage } from '../errors.js';
+
+export const WIRE_VERSION = 1;
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+
+/** Public part of a SecAgg round configuration, as sent to each participant. */
+export interface RoundConfigWire {
+  n: number;
+  threshold: number;
+  bits: number;
+  dim: number;
+  graph: 'full' | 'harary';
+  degree: number;
+  mode: 'semi-honest' | 'active';
+  seed: Uint8Array;
+  stageTimeoutMs: number;
+  maxFrameBytes: number;
+}
+
+/** Coordinator -> client. */
+export type ServerMessage =
+  /** Challenge: a fresh nonce and the coordinator's session id (both bound into the auth signature). */
+  | { t: 'hello'; v: number; nonce: Uint8Array; session: Uint8Array; name: string }
+  /** Authentication accepted. */
+  | { t: 'welcome'; identity: string }
+  /** A round opens; this client takes part as SecAgg id `index`. */
+  | { t: 'round'; round: number; index: number; config: RoundConfigWire }
+  /** A SecAgg frame for this client. */
+  | { t: 'frame'; round: number; payload: Uint8Array }
+  /** The round ended (`ok` false: aborted). */
+  | { t: 'result'; round: number; ok: boolean; survivors: number; reason: string }
+  /** No more rounds: the client should leave. */
+  | { t: 'bye'; reason: string }
+  /** Rejection (the connection closes right after). */
+  | { t: 'error'; code: string; message: string };
+
+/** Client -> coordinator. */
+export type ClientMessage =
+  /** Response to `hello`: Ed25519 public key, signature over the auth transcript, optional enrolment token. */
+  | { t: 'auth'; v: number; pk: Uint8Array; sig: Uint8Array; token: string; agent: string }
+  /** A signed envelope around one SecAgg frame (see session.ts). */
+  | { t: 'env'; seq: number; round: number; payload: Uint8Array; sig: Uint8Array };
+
+export function encodeMessage(msg: ServerMessage | ClientMessage): Uint8Array {
+  return packr.pack(msg);
+}
+
+function bytes(name: string, v: unknown, len?: number, max = Infinity): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new InvalidMessage(`${name}: expected bytes`);
+  if (len !== undefined && v.length !== len) throw new InvalidMessage(`${name}: expected ${len} bytes, got ${v.length}`);
+  if (v.length > max) throw new InvalidMessage(`${name}: ${v.length} bytes exceeds ${max}`);
+  // Normalise Node Buffers to plain Uint8Array views (same memory).
+  return new Uint8Array(v.buffer, v.byteOffset, v.length);
+}
+
+function uint(name: string, v: unknown, max = 0xffffffff): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw new InvalidMessage(`${name}: expected an integer in [0, ${max}]`);
+  return v;
+}
+
+function str(name: string, v: unknown, max = 1024): string {
+  if (typeof v !== 'string' || v.length > max) throw new InvalidMessage(`${name}: expected a string of at most ${max} characters`);
+  return v;
+}
+
+function decodeObject(frame: Uint8Array): Record<string, unknown> {
+  let obj: unknown;
+  try {
+    obj = packr.unpack(frame);
+  } catch (cause) {
+    throw new InvalidMessage('frame is not valid msgpack', undefined, { cause });
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj) || obj instanceof Uint8Array) {
+    throw new InvalidMessage('frame is not a message object');
+  }
+  return obj as Record<string, unknown>;
+}
+
+/** Decode and validate a client -> coordinator message (I3). */
+export function decodeClientMessage(frame: Uint8Array): ClientMessage {
+  const m = decodeObject(frame);
+  switch (m.t) {
+    case 'auth':
+      return {
+        t: 'auth',
+        v: uint('auth.v', m.v),
+        pk: bytes('auth.pk', m.pk, 32),
+        sig: bytes('auth.sig', m.sig, 64),
+        token: str('auth.token', m.token ?? '', 256),
+        agent: str('auth.agent', m.agent ?? '', 128),
+      };
+    case 'env':
+      return {
+        t: 'env',
+        seq: uint('env.seq', m.seq),
+        round: uint('env.round', m.round),
+        payload: bytes('env.payload', m.payload),
+        sig: bytes('env.sig', m.sig, 64),
+      };
+    default:
+      throw new InvalidMessage(`unknown client message type ${JSON.stringify(String(m.t)).slice(0, 40)}`);
+  }
+}
+
+function decodeConfig(v: unknown): RoundConfigWire {
+  if (typeof v !== 'object' || v === null) throw new InvalidMessage('round.config: expected an object');
+  const c = v as Record<string, unknown>;
+  const graph = c.graph;
+  const mode = c.mode;
+  if (graph !== 'full' && graph !== 'harary') throw new InvalidMessage('round.config.graph: expected full|harary');
+  if (mode !== 'semi-honest' && mode !== 'active') throw new InvalidMessage('round.config.mode: expected semi-honest|active');
+  return {
+    n: uint('config.n', c.n, 1 << 20),
+    threshold: uint('config.threshold', c.threshold, 1 << 20),
+    bits: uint('config.bits', c.bits, 32),
+    dim: uint('config.dim', c.dim, 1 << 26),
+    graph,
+    degree: uint('config.degree', c.degree, 1 << 20),
+    mode,
+    seed: bytes('config.seed', c.seed, 32),
+    stageTimeoutMs: uint('config.stageTimeoutMs', c.stageTimeoutMs),
+    maxFrameBytes: uint('config.maxFrameBytes', c.maxFrameBytes),
+  };
+}
+
+/** Decode and validate a coordinator -> client message (I3). */
+export function decodeServerMessage(frame: Uint8Array): ServerMessage {
+  const m = decodeObject(frame);
+  switch (m.t) {
+    case 'hello':
+      return { t: 'hello', v: uint('hello.v', m.v), nonce: bytes('hello.nonce', m.nonce, 32), session: bytes('hello.session', m.session, 32), name: str('hello.name', m.name) };
+    case 'welcome':
+      return { t: 'welcome', identity: str('welcome.identity', m.identity) };
+    case 'round':
+      return { t: 'round', round: uint('round.round', m.round), index: uint('round.index', m.index), config: decodeConfig(m.config) };
+    case 'frame':
+      return { t: 'frame', round: uint('frame.round', m.round), payload: bytes('frame.payload', m.payload) };
+    case 'result':
+      if (typeof m.ok !== 'boolean') throw new InvalidMessage('result.ok: expected a boolean');
+      return { t: 'result', round: uint('result.round', m.round), ok: m.ok, survivors: uint('result.survivors', m.survivors), reason: str('result.reason', m.reason ?? '') };
+    case 'bye':
+      return { t: 'bye', reason: str('bye.reason', m.reason ?? '') };
+    case 'error':
+      return { t: 'error', code: str('error.code', m.code, 64), message: str('error.message', m.message) };
+    default:
+      throw new InvalidMessage(`unknown coordinator message type ${JSON.stringify(String(m.t)).slice(0, 40)}`);
+  }
+}

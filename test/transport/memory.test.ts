@@ -1,0 +1,65 @@
+import { ed25519KeyPair } from '../../src/crypto/index.js';
+import { deterministicRandom } from '../../src/crypto/random.js';
+import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
+import { MemoryTransport } from '../../src/transport/memory.js';
+import { runParticipant, Rejected } from '../../src/transport/participant.js';
+import { hex } from '../../src/transport/session.js';
+import { fakeProtocol } from './fake-protocol.js';
+
+function vec(seed: number, dim: number, bits: number): Uint32Array {
+  const v = new Uint32Array(dim);
+  for (let i = 0; i < dim; i++) v[i] = ((seed * 2654435761 + i * 40503) >>> 0) % 2 ** bits;
+  return v;
+}
+
+function plainSum(vs: Uint32Array[], bits: number): Uint32Array {
+  const out = new Uint32Array(vs[0]!.length);
+  for (const v of vs) for (let i = 0; i < out.length; i++) out[i] = (out[i]! + v[i]!) % 2 ** bits;
+  return out;
+}
+
+describe('MemoryTransport + Coordinator (plaintext stand-in protocol)', () => {
+  test('rounds complete with the plain sum; unenrolled identity rejected', async () => {
+    const transport = new MemoryTransport();
+    const ids = Array.from({ length: 5 }, (_, i) => ed25519KeyPair(deterministicRandom(new Uint8Array(32).fill(i + 1))));
+    const records: RoundRecord[] = [];
+    const coordinator = new Coordinator({
+      transport,
+      protocol: fakeProtocol,
+      enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) },
+      dim: 8,
+      bits: 16,
+      minClients: 5,
+      rounds: 2,
+      onRound: (r) => {
+        records.push(r);
+      },
+    });
+    await coordinator.start();
+    const inputs = new Map<string, Uint32Array[]>();
+    const runs = ids.map(async (identity, i) =>
+      runParticipant({
+        channel: await transport.connect(),
+        identity,
+        protocol: fakeProtocol,
+        input: ({ round, dim, bits }) => {
+          const v = vec(i * 100 + round, dim, bits);
+          const key = hex(identity.publicKey);
+          inputs.set(key, [...(inputs.get(key) ?? []), v]);
+          return v;
+        },
+      }),
+    );
+    const stranger = runParticipant({ channel: await transport.connect(), identity: ed25519KeyPair(), protocol: fakeProtocol, input: () => new Uint32Array(8) });
+    await expect(stranger).rejects.toBeInstanceOf(Rejected);
+    await expect(stranger).rejects.toMatchObject({ code: 'REJECTED_NOT_ENROLLED' });
+    const summaries = await Promise.all(runs);
+    await coordinator.finished;
+    expect(summaries.every((s) => s.roundsCompleted === 2)).toBe(true);
+    expect(records).toHaveLength(2);
+    records.forEach((r, k) => {
+      expect(r.survivors).toHaveLength(5);
+      expect(r.sum).toEqual(plainSum(r.survivors.map((s) => inputs.get(s)![k]!), 16));
+    });
+  });
+});
