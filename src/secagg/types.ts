@@ -194,7 +194,12 @@ export interface AdvertiseKeysMsg {
   cPk: Uint8Array;
   /** Public key of the mask key pair (s). */
   sPk: Uint8Array;
-  /** Active mode: Ed25519 signature over (round, from, cPk, sPk); else empty. */
+  /**
+   * Commitment to the self-mask seed b (HKDF of b bound to round and id):
+   * lets the server detect wrong seed shares instead of returning a wrong sum.
+   */
+  seedCommit: Uint8Array;
+  /** Active mode: Ed25519 signature over (round, from, cPk, sPk, seedCommit); else empty. */
   sig: Uint8Array;
 }
 
@@ -203,6 +208,7 @@ export interface AdvertisedKeys {
   id: number;
   cPk: Uint8Array;
   sPk: Uint8Array;
+  seedCommit: Uint8Array;
   sig: Uint8Array;
 }
 
