@@ -11,6 +11,7 @@ type Register = (program: Command) => void;
 
 // Each entry: a module under src/cli/ exporting `register(program)`.
 const commands: Array<() => Promise<{ register: Register }>> = [
+  () => import('./audit.js'),
 ];
 
 async function main(argv: string[]): Promise<number> {
