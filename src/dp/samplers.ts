@@ -1,0 +1,527 @@
+/**
+ * Exact integer noise samplers driven only by the CSPRNG (invariant I7).
+ *
+ * - Discrete Gaussian N_Z(0, sigma^2), pmf proportional to exp(-k^2 / (2 sigma^2)):
+ *   Canonne, Kamath, Steinke, "The Discrete Gaussian for Differential Privacy",
+ *   NeurIPS 2020, Algorithm 3 (rejection from a discrete Laplace with
+ *   t = floor(sigma) + 1) and Algorithm 2 (discrete Laplace from a uniform,
+ *   a Bernoulli(exp(-U/t)) and a Geometric(exp(-1))).
+ * - Skellam Sk(mu, mu) = Poisson(mu) - Poisson(mu) (variance 2 mu). Each
+ *   Poisson(mu) is drawn by exact rejection sampling from a discrete Laplace
+ *   centred at the mode m = floor(mu), scale t = ceil(sqrt(mu)). The Poisson
+ *   pmf ratio f(m + j) / f(m) is a product of rationals (mu / i), so the
+ *   acceptance probability R(j) * exp(|j| / t - c) is computable to any
+ *   precision; valid for any mean (tested up to 5e7 = (10^4)^2 / 2).
+ *
+ * Exactness. The parameters are IEEE doubles, i.e. exact dyadic rationals:
+ * sigma = m * 2^e, so sigma^2 = m^2 * 2^(2e) is an exact rational, and so is mu.
+ * No approximation of the target distribution is made: every Bernoulli(p)
+ * decision compares a uniform U in [0,1), revealed 32 bits at a time, with p.
+ * The fast path knows p only to within a proven interval [lo, hi] computed in
+ * doubles; it decides when U's 32-bit prefix interval lies entirely below lo
+ * or above hi. Otherwise (probability about 2^-32 per decision) the slow path
+ * keeps drawing words of U and evaluates p with BigInt interval arithmetic
+ * (exact rational arguments, Taylor series with rigorous truncation bounds)
+ * at doubling precision until the comparison is decided. The result is
+ * therefore exactly Bernoulli(p), and the samplers are exact.
+ *
+ * Assumption of the fast path (stated, and checked at first use): the
+ * platform's Math.exp and Math.log are accurate to a relative (exp) or
+ * absolute (log, for |x| < 1e3) error below 2^-40. fdlibm-derived
+ * implementations (V8, SpiderMonkey, JavaScriptCore) are within 1 ulp
+ * (2^-52). The error intervals below add that 2^-40 and a generous bound on
+ * the double rounding of each argument.
+ *
+ * Random words are drawn in batches (RandomSource.fill on 64 KiB) and
+ * consumed in order, so the output depends only on the byte stream, never on
+ * how the source splits it.
+ */
+import { InvalidArgument } from '../errors.js';
+import { systemRandom, type RandomSource } from '../crypto/random.js';
+
+const TWO32 = 4294967296;
+const INV32 = 1 / TWO32;
+/** Relative accuracy assumed of Math.exp / absolute of Math.log (see header). */
+const LIBM_ERR = 2 ** -40;
+/** Generous relative rounding unit for a handful of double operations. */
+const U = 2 ** -50;
+
+/** Batched 32-bit words from a RandomSource, consumed strictly in order. */
+export class WordStream {
+  private readonly rng: RandomSource;
+  private readonly buf = new Uint32Array(16384);
+  private pos = this.buf.length;
+  constructor(rng: RandomSource = systemRandom) {
+    this.rng = rng;
+  }
+  next(): number {
+    if (this.pos === this.buf.length) {
+      this.rng.fill(new Uint8Array(this.buf.buffer));
+      this.pos = 0;
+    }
+    return this.buf[this.pos++]!;
+  }
+  /** Uniform integer in [0, n) for 1 <= n <= 2^32 (rejection, no modulo bias). */
+  below(n: number): number {
+    if (n === 1) return 0;
+    const limit = TWO32 - (TWO32 % n);
+    for (;;) {
+      const w = this.next();
+      if (w < limit) return w % n;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Exact rationals and exp intervals (slow path; BigInt)
+
+/** An exact non-negative or signed rational num/den with den > 0. */
+export interface Rational {
+  readonly num: bigint;
+  readonly den: bigint;
+}
+
+/** The exact rational value of a finite double. */
+export function rationalOf(x: number): Rational {
+  if (!Number.isFinite(x)) throw new InvalidArgument(`rationalOf: ${x} is not finite`);
+  if (x === 0) return { num: 0n, den: 1n };
+  const buf = new DataView(new ArrayBuffer(8));
+  buf.setFloat64(0, x);
+  const hi = buf.getUint32(0);
+  const lo = buf.getUint32(4);
+  const sign = hi >>> 31 ? -1n : 1n;
+  const exp = (hi >>> 20) & 0x7ff;
+  let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  let e: number;
+  if (exp === 0) e = -1074;
+  else {
+    mant |= 1n << 52n;
+    e = exp - 1075;
+  }
+  if (e >= 0) return { num: sign * (mant << BigInt(e)), den: 1n };
+  return reduce(sign * mant, 1n << BigInt(-e));
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  if (a < 0n) a = -a;
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+function reduce(num: bigint, den: bigint): Rational {
+  const g = gcd(num, den);
+  return g > 1n ? { num: num / g, den: den / g } : { num, den };
+}
+export function rAdd(a: Rational, b: Rational): Rational {
+  return reduce(a.num * b.den + b.num * a.den, a.den * b.den);
+}
+export function rMul(a: Rational, b: Rational): Rational {
+  return reduce(a.num * b.num, a.den * b.den);
+}
+export function rInt(n: number | bigint): Rational {
+  return { num: BigInt(n), den: 1n };
+}
+
+/**
+ * Interval [lo, hi] (units of 2^-W, W >= 8) containing exp(-y) for a rational
+ * 0 <= y <= 1: alternating Taylor series; each term floor-truncated (error
+ * <= 1 unit, not amplified since y/k <= 1), tail bounded by the last term.
+ */
+function expNegSmall(y: Rational, W: number): [bigint, bigint] {
+  const one = 1n << BigInt(W);
+  let term = one;
+  let sum = one;
+  let k = 1n;
+  let sign = -1n;
+  let terms = 1n;
+  while (term > 0n) {
+    term = (term * y.num) / (y.den * k);
+    sum += sign * term;
+    sign = -sign;
+    k += 1n;
+    terms += 1n;
+  }
+  // Truncation: each term off by < (index) units; the tail after a zero term is < terms units.
+  const err = terms * terms + 2n;
+  return [sum - err < 0n ? 0n : sum - err, sum + err];
+}
+
+/** Interval (units of 2^-P) containing exp(x) for a rational x (any sign). */
+export function expInterval(x: Rational, P: number): [bigint, bigint] {
+  const neg = x.num >= 0n ? x : { num: -x.num, den: x.den }; // |x|
+  // halve until |x| / 2^r <= 1, compute exp(-|x|/2^r), square r times
+  let r = 0;
+  while (neg.num > neg.den << BigInt(r)) r++;
+  const W = P + 2 * r + 64 + Math.ceil(Number(neg.num / neg.den) * 1.5);
+  let [lo, hi] = expNegSmall({ num: neg.num, den: neg.den << BigInt(r) }, W);
+  const Wb = BigInt(W);
+  for (let i = 0; i < r; i++) {
+    lo = (lo * lo) >> Wb;
+    hi = ((hi * hi) >> Wb) + 1n;
+  }
+  // lo <= exp(-|x|) * 2^W <= hi
+  if (x.num >= 0n) {
+    // exp(x) = 1 / exp(-x): invert (hi may be 0 only if W were tiny: it is not)
+    const two2W = 1n << (Wb + BigInt(P));
+    const invLo = two2W / hi;
+    const invHi = lo > 0n ? two2W / lo + 1n : two2W; // lo > 0 by the choice of W
+    return [invLo, invHi];
+  }
+  const shift = BigInt(W - P);
+  return [lo >> shift, (hi >> shift) + 1n];
+}
+
+/**
+ * Decide U < p exactly, where U's first 32 bits are `word` and p = factor *
+ * exp(x) (rationals), drawing further words of U from `ws` as needed.
+ */
+export function decideExact(word: number, ws: WordStream, x: Rational, factor: Rational): boolean {
+  if (factor.num === 0n) return false;
+  let u = BigInt(word);
+  let uBits = 32;
+  let P = 96;
+  for (;;) {
+    const [elo, ehi] = expInterval(x, P);
+    const pLo = (elo * factor.num) / factor.den;
+    const pHi = (ehi * factor.num) / factor.den + 1n;
+    const S = Math.max(P, uBits);
+    const uLo = u << BigInt(S - uBits);
+    const uHi = (u + 1n) << BigInt(S - uBits);
+    const sLo = pLo << BigInt(S - P);
+    const sHi = pHi << BigInt(S - P);
+    if (uHi <= sLo) return true;
+    if (uLo >= sHi) return false;
+    if (uBits <= P) {
+      u = (u << 32n) | BigInt(ws.next());
+      uBits += 32;
+    } else P *= 2;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Fast-path Bernoulli decisions
+
+/**
+ * Fast decision of U < p for p known to lie in [pLo, pHi] (doubles):
+ * 1 = true, 0 = false, -1 = undecided (caller goes to the slow path).
+ */
+function fastDecide(w: number, pLo: number, pHi: number): number {
+  if ((w + 1) * INV32 <= pLo) return 1;
+  if (w * INV32 >= pHi) return 0;
+  return -1;
+}
+
+/**
+ * Fast decision of U < exp(-g) given |g - gHat| <= gErr (gErr small): the
+ * interval is exp(-gHat) * (1 +- rel), rel covering libm and the argument error.
+ */
+function fastDecideExp(w: number, gHat: number, gErr: number): number {
+  const p = Math.exp(-gHat);
+  const rel = LIBM_ERR + 1.01 * gErr + U;
+  return fastDecide(w, p * (1 - rel), p * (1 + rel) + 1e-300);
+}
+
+/** floor(exp(-1) * 2^32), computed with BigInt intervals at load and checked to be exact. */
+const EXP_M1_WORD = ((): number => {
+  const [lo, hi] = expInterval({ num: -1n, den: 1n }, 96);
+  const floor = lo >> 64n;
+  if (hi >> 64n !== floor) throw new Error('samplers: could not pin floor(exp(-1) * 2^32)');
+  return Number(floor);
+})();
+const EXP_M1: Rational = { num: -1n, den: 1n };
+
+/** Bernoulli(exp(-1)), exact. */
+function bernoulliExpM1(ws: WordStream): boolean {
+  const w = ws.next();
+  if (w < EXP_M1_WORD) return true;
+  if (w > EXP_M1_WORD) return false;
+  return decideExact(w, ws, EXP_M1, rInt(1));
+}
+
+let libmChecked = false;
+/** One-time check of the libm accuracy assumption against BigInt intervals. */
+function checkLibm(): void {
+  if (libmChecked) return;
+  for (const x of [-1e-9, -0.3, -1, -2.5, -17.25, -60, -300.5, 0.75]) {
+    const P = 80 + Math.ceil(1.45 * Math.abs(x));
+    const [lo, hi] = expInterval(rationalOf(x), P);
+    const ref = Number(lo) * 2 ** -P;
+    const refHi = Number(hi) * 2 ** -P;
+    const got = Math.exp(x);
+    if (!(Math.abs(got - ref) <= LIBM_ERR * ref + (refHi - ref))) {
+      throw new InvalidArgument(`samplers: Math.exp(${x}) is not accurate to 2^-40 on this platform; exact sampling refuses to run`);
+    }
+  }
+  libmChecked = true;
+}
+
+// ---------------------------------------------------------------------------
+// Discrete Laplace (CKS Algorithm 2 with s = 1) and discrete Gaussian (Algorithm 3)
+
+/** Per-scale table of exp(-u/t) for the Bernoulli(exp(-U/t)) step (t <= 2^16). */
+interface LaplaceTable {
+  readonly t: number;
+  readonly expTable: Float64Array | undefined;
+}
+
+function laplaceTable(t: number): LaplaceTable {
+  if (t > 65536) return { t, expTable: undefined };
+  const tab = new Float64Array(t);
+  for (let u = 0; u < t; u++) tab[u] = Math.exp(-u / t);
+  return { t, expTable: tab };
+}
+
+/** Discrete Laplace with pmf proportional to exp(-|x| / t), t a positive integer. */
+function sampleDiscreteLaplace(ws: WordStream, lt: LaplaceTable): number {
+  const t = lt.t;
+  const tab = lt.expTable;
+  for (;;) {
+    const u = ws.below(t);
+    // Bernoulli(exp(-u/t)): argument u/t has one rounding (relative 2^-53)
+    const w = ws.next();
+    const p = tab !== undefined ? tab[u]! : Math.exp(-u / t);
+    const rel = LIBM_ERR + U;
+    let d = fastDecide(w, p * (1 - rel), p * (1 + rel));
+    if (d < 0) d = decideExact(w, ws, { num: -BigInt(u), den: BigInt(t) }, rInt(1)) ? 1 : 0;
+    if (d === 0) continue;
+    let v = 0;
+    while (bernoulliExpM1(ws)) v++;
+    const x = u + t * v;
+    const negative = ws.next() & 1;
+    if (negative && x === 0) continue;
+    return negative ? -x : x;
+  }
+}
+
+function validateCount(count: unknown): asserts count is number {
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0 || count > 2 ** 31) {
+    throw new InvalidArgument(`count: expected an integer in [0, 2^31], got ${String(count)}`);
+  }
+}
+
+/** State for repeated discrete Gaussian draws at one sigma. */
+export class DiscreteGaussianSampler {
+  readonly sigma: number;
+  private readonly t: number;
+  private readonly sigma2: number;
+  private readonly sigma2OverT: number;
+  private readonly lt: LaplaceTable;
+  private readonly sigma2R: Rational;
+  constructor(sigma: number) {
+    if (typeof sigma !== 'number' || !Number.isFinite(sigma) || !(sigma > 0) || sigma > 2 ** 24) {
+      throw new InvalidArgument(`sigma: expected a finite number in (0, 2^24], got ${String(sigma)}`);
+    }
+    checkLibm();
+    this.sigma = sigma;
+    this.t = Math.floor(sigma) + 1;
+    this.sigma2 = sigma * sigma;
+    this.sigma2OverT = this.sigma2 / this.t;
+    this.lt = laplaceTable(this.t);
+    const s = rationalOf(sigma);
+    this.sigma2R = rMul(s, s); // exact: sigma is a dyadic rational
+  }
+
+  /** One exact draw. */
+  sample(ws: WordStream): number {
+    const t = this.t;
+    for (;;) {
+      const y = sampleDiscreteLaplace(ws, this.lt);
+      const ay = y < 0 ? -y : y;
+      // accept with probability exp(-(|y| - sigma^2/t)^2 / (2 sigma^2))
+      const diff = ay - this.sigma2OverT;
+      const g = (diff * diff) / (2 * this.sigma2);
+      // rounding: sigma2 (1u), sigma2/t (2u), diff (abs <= 3u(sigma^2/t + |diff|)), square/divide (3u):
+      // |g - gHat| <= 3u|diff|/t + 9u g  (+ slack), u = 2^-53 < U
+      const gErr = 8 * U * (Math.abs(diff) / t + g + 1);
+      const w = ws.next();
+      let d = fastDecideExp(w, g, gErr);
+      if (d < 0) {
+        // exact: g = (|y| t - sigma^2)^2 / (2 sigma^2 t^2)
+        const s2 = this.sigma2R;
+        const num = BigInt(ay) * BigInt(t) * s2.den - s2.num;
+        const x: Rational = reduce(-(num * num), 2n * s2.num * s2.den * BigInt(t) * BigInt(t));
+        d = decideExact(w, ws, x, rInt(1)) ? 1 : 0;
+      }
+      if (d === 1) return y;
+    }
+  }
+}
+
+/**
+ * `count` independent exact draws from the discrete Gaussian N_Z(0, sigma^2)
+ * (pmf proportional to exp(-k^2 / (2 sigma^2)) on the integers), from the CSPRNG
+ * unless a RandomSource is given (tests).
+ */
+export function sampleDiscreteGaussian(sigma: number, count: number, rng: RandomSource = systemRandom): Int32Array {
+  validateCount(count);
+  const sampler = new DiscreteGaussianSampler(sigma);
+  const ws = new WordStream(rng);
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) out[i] = sampler.sample(ws);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Poisson and Skellam
+
+/**
+ * Exact Poisson(mu) by rejection from a discrete Laplace (scale t) centred at
+ * the mode m = floor(mu). With L(j) = log f(m+j) - log f(m) (concave in j) the
+ * envelope is exp(c - |j|/t) where c >= max_j (L(j) + |j|/t); the acceptance
+ * probability exp(L(j) + |j|/t - c) = R(j) * exp(|j|/t - c) with R(j) the
+ * exact rational f(m+j)/f(m) = prod (mu / i) (j > 0) or prod (i / mu) (j < 0).
+ */
+export class PoissonSampler {
+  readonly mu: number;
+  private readonly m: number;
+  private readonly t: number;
+  private readonly lt: LaplaceTable;
+  /** L(j) for j in [-jLeft, jRight]; index j + jLeft. */
+  private readonly logRatio: Float64Array;
+  /** Proven absolute error bound of each logRatio entry. */
+  private readonly logRatioErr: Float64Array;
+  private readonly jLeft: number;
+  private readonly jRight: number;
+  /** Envelope constant (an exact double used identically in both paths). */
+  private readonly c: number;
+  private readonly muR: Rational;
+  constructor(mu: number) {
+    if (typeof mu !== 'number' || !Number.isFinite(mu) || !(mu > 0) || mu > 2 ** 40) {
+      throw new InvalidArgument(`mu: expected a finite number in (0, 2^40], got ${String(mu)}`);
+    }
+    checkLibm();
+    this.mu = mu;
+    this.muR = rationalOf(mu);
+    const m = Math.floor(mu);
+    this.m = m;
+    const sd = Math.sqrt(mu);
+    this.t = Math.max(1, Math.ceil(sd));
+    this.lt = laplaceTable(this.t);
+    // Table half-widths: 16 sd + 64 (the Poisson mass beyond is < e^-100);
+    // on the left the table stops at k = 0. Beyond the table L is bounded by
+    // concavity (chord through the last two entries), used to reject only.
+    const jRight = Math.ceil(16 * sd + 64);
+    const jLeft = Math.min(m, jRight);
+    this.jLeft = jLeft;
+    this.jRight = jRight;
+    const L = new Float64Array(jLeft + jRight + 1);
+    const E = new Float64Array(jLeft + jRight + 1);
+    // Each term log(ratio): argument rounded once (abs error <= 2^-52 after log),
+    // libm error <= LIBM_ERR * |term|; each addition rounds by <= 2^-53 |sum|.
+    let acc = 0;
+    let err = 0;
+    for (let j = 1; j <= jRight; j++) {
+      const term = Math.log(mu / (m + j));
+      acc += term;
+      err += LIBM_ERR * Math.abs(term) + U * (1 + Math.abs(acc));
+      L[jLeft + j] = acc;
+      E[jLeft + j] = err;
+    }
+    acc = 0;
+    err = 0;
+    for (let j = 1; j <= jLeft; j++) {
+      const term = Math.log((m - j + 1) / mu);
+      acc += term;
+      err += LIBM_ERR * Math.abs(term) + U * (1 + Math.abs(acc));
+      L[jLeft - j] = acc;
+      E[jLeft - j] = err;
+    }
+    this.logRatio = L;
+    this.logRatioErr = E;
+    // c >= max over all j of the true L(j) + |j|/t: each side is concave with
+    // its maximum inside the table, so the table maximum plus its error bound
+    // (plus slack for the rounding of |j|/t) is an upper bound.
+    let best = -Infinity;
+    for (let j = -jLeft; j <= jRight; j++) {
+      const v = L[j + jLeft]! + E[j + jLeft]! + Math.abs(j) / this.t;
+      if (v > best) best = v;
+    }
+    this.c = best + 1e-9;
+  }
+
+  /** One exact draw. */
+  sample(ws: WordStream): number {
+    const t = this.t;
+    const jLeft = this.jLeft;
+    for (;;) {
+      const j = sampleDiscreteLaplace(ws, this.lt);
+      const k = this.m + j;
+      if (k < 0) continue; // Poisson mass is zero there: reject
+      const aj = j < 0 ? -j : j;
+      const w = ws.next();
+      let d: number;
+      if (j >= -jLeft && j <= this.jRight) {
+        const Lj = this.logRatio[j + jLeft]!;
+        const g = this.c - Lj - aj / t; // >= 0: p <= 1
+        const gErr = this.logRatioErr[j + jLeft]! + 4 * U * (Math.abs(this.c) + Math.abs(Lj) + aj / t);
+        d = fastDecideExp(w, g, gErr);
+      } else {
+        // Outside the table: by concavity L(j) <= L(J) + (|j| - J) * (L(J) - L(J-1))
+        // on the same side (J = last entry); an upper bound on p, used to reject only.
+        const side = j > 0 ? 1 : -1;
+        const J = j > 0 ? this.jRight : jLeft;
+        const LJ = this.logRatio[side * J + jLeft]!;
+        const LJ1 = this.logRatio[side * (J - 1) + jLeft]!;
+        const eJ = this.logRatioErr[side * J + jLeft]! + this.logRatioErr[side * (J - 1) + jLeft]!;
+        const slope = LJ - LJ1 + eJ;
+        const upper = LJ + eJ + (aj - J) * slope + aj / t - this.c;
+        const hi = Math.exp(upper + Math.abs(upper) * 2 ** -38 + 1e-6) + 1e-300;
+        d = w * INV32 >= hi ? 0 : -1;
+      }
+      if (d < 0) d = decideExact(w, ws, rAdd({ num: BigInt(aj), den: BigInt(t) }, rationalOf(-this.c)), this.exactRatio(j)) ? 1 : 0;
+      if (d === 1) return k;
+    }
+  }
+
+  /** R(j) = f(m+j)/f(m) as an exact rational (product tree; slow path only). */
+  private exactRatio(j: number): Rational {
+    const mu = this.muR;
+    const m = this.m;
+    const factors: bigint[] = [];
+    let num: bigint;
+    let den: bigint;
+    if (j >= 0) {
+      for (let i = m + 1; i <= m + j; i++) factors.push(BigInt(i));
+      num = mu.num ** BigInt(j);
+      den = mu.den ** BigInt(j) * product(factors);
+    } else {
+      for (let i = m + j + 1; i <= m; i++) factors.push(BigInt(i));
+      num = product(factors) * mu.den ** BigInt(-j);
+      den = mu.num ** BigInt(-j);
+    }
+    return { num, den };
+  }
+}
+
+function product(xs: bigint[]): bigint {
+  if (xs.length === 0) return 1n;
+  let level = xs;
+  while (level.length > 1) {
+    const next: bigint[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? level[i]! * level[i + 1]! : level[i]!);
+    level = next;
+  }
+  return level[0]!;
+}
+
+/**
+ * `count` independent exact draws from Skellam Sk(mu, mu), the difference of
+ * two independent Poisson(mu) variables (mean 0, variance 2 mu).
+ */
+export function sampleSkellam(mu: number, count: number, rng: RandomSource = systemRandom): Int32Array {
+  validateCount(count);
+  const sampler = new PoissonSampler(mu);
+  const ws = new WordStream(rng);
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) out[i] = sampler.sample(ws) - sampler.sample(ws);
+  return out;
+}
+
+/** `count` independent exact Poisson(mu) draws (exported for tests and the Skellam docs). */
+export function samplePoisson(mu: number, count: number, rng: RandomSource = systemRandom): Int32Array {
+  validateCount(count);
+  const sampler = new PoissonSampler(mu);
+  const ws = new WordStream(rng);
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) out[i] = sampler.sample(ws);
+  return out;
+}
