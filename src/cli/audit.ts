@@ -9,9 +9,8 @@
  */
 import type { Command } from 'commander';
 import { CliExit, parseInteger, parseNumber, printJson } from './common.js';
-import { verifyLedger, type LedgerReport } from '../dp/ledger-verify.js';
-import { ACCOUNTANT_NAMES, type AccountantName } from '../dp/ledger-format.js';
-import { plotPointsFromReport, renderEpsilonPlot } from '../dp/plot.js';
+import type { LedgerReport } from '../dp/ledger-verify.js';
+import type { AccountantName } from '../dp/ledger-format.js';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
@@ -57,7 +56,11 @@ function table(report: LedgerReport, accountants: readonly AccountantName[]): st
  * requested and a header verified.
  */
 export async function runAudit(path: string, options: AuditOptions = {}): Promise<AuditResult> {
+  // Loaded on use: `fedveil --help` and other commands never load the accountants or vega.
   const fs = await import('node:fs/promises');
+  const { verifyLedger } = await import('../dp/ledger-verify.js');
+  const { ACCOUNTANT_NAMES } = await import('../dp/ledger-format.js');
+  const { plotPointsFromReport, renderEpsilonPlot } = await import('../dp/plot.js');
   let data: Uint8Array;
   try {
     data = new Uint8Array(await fs.readFile(path));
@@ -103,7 +106,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
     message = `budget exceeded: ${String(own)} epsilon ${fmt(finalOwn)} > budget ${fmt(report.budget)} (delta ${report.delta})`;
   }
 
-  const accountants = ACCOUNTANT_NAMES;
+  const accountants: readonly AccountantName[] = ACCOUNTANT_NAMES;
   const json: Record<string, unknown> = {
     ledger: path,
     exitCode,
