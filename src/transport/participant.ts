@@ -46,6 +46,8 @@ export interface ParticipantOptions {
   enrolToken?: string;
   agent?: string;
   onEvent?: (event: ParticipantEvent) => void;
+  /** Test hook: called with each outgoing SecAgg frame's type before it is sent; a returned promise is awaited. */
+  beforeSend?: (type: string) => void | Promise<void>;
 }
 
 /** A coordinator rejected this client (its error code is kept). */
@@ -84,10 +86,11 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
       channel.close(1000, err ? 'client error' : 'bye');
     };
 
-    const sendFrames = (round: number, frames: Array<{ to: number | 'server'; frame: Uint8Array }>): void => {
+    const sendFrames = async (round: number, frames: Array<{ to: number | 'server'; frame: Uint8Array }>): Promise<void> => {
       if (!binding) throw new ProtocolAborted('protocol frame before authentication');
       for (const o of frames) {
         if (o.to !== 'server') continue; // clients only ever talk to the server
+        if (opts.beforeSend) await opts.beforeSend(frameType(o.frame) ?? '');
         seq++;
         const sig = signEnvelope(identity, binding, seq, round, o.frame);
         channel.send(encodeMessage({ t: 'env', seq, round, payload: o.frame, sig }));
@@ -114,13 +117,13 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           opts.onEvent?.({ type: 'round-start', round: msg.round, index: msg.index, n: config.n });
           const input = await opts.input(info);
           client = opts.protocol.createClient(config, msg.index, input);
-          sendFrames(msg.round, await client.start());
+          await sendFrames(msg.round, await client.start());
           return;
         }
         case 'frame': {
           if (!client || msg.round !== currentRound) return; // stale frame of an earlier round
           const out = await client.handle(msg.payload);
-          sendFrames(msg.round, out);
+          await sendFrames(msg.round, out);
           if (opts.onEvent && out.some((o) => frameType(o.frame) === 'MaskedInput')) opts.onEvent({ type: 'input-sent', round: msg.round });
           return;
         }
