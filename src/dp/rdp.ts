@@ -1,0 +1,455 @@
+/**
+ * Renyi differential privacy accountant.
+ *
+ * - Gaussian: RDP(alpha) = alpha / (2 z^2) (Mironov 2017, Prop. 7).
+ * - Poisson-subsampled Gaussian (add-or-remove-one adjacency): Mironov,
+ *   Talwar, Zhang, "Renyi Differential Privacy of the Sampled Gaussian
+ *   Mechanism", 2019. Integer orders: the binomial expansion of A_alpha
+ *   (Sec. 3.2) summed in log space. Fractional orders: the two series of
+ *   Sec. 3.3, split at z0 = sigma^2 log(1/q - 1) + 1/2, stopped once both
+ *   terms decrease and are e^-30 below the running total; a series that has
+ *   not stopped after 1000 terms makes that order +Infinity (dropped from the
+ *   minimum) and adds a warning to `warnings`.
+ * - Sampling without replacement (replace-one adjacency): Wang, Balle,
+ *   Kasiviswanathan, "Subsampled Renyi Differential Privacy and Analytical
+ *   Moments Accountant", AISTATS 2019, Theorem 27 at integer orders (exact
+ *   forward differences up to order 256, the simpler bound above), linear
+ *   interpolation of the CGF (their Corollary 10) at fractional orders.
+ * - discrete_gaussian / skellam (and poisson_sampled wrapping them): the RDP
+ *   curve comes from `distributedRdp` (src/dp/distributed-rdp.ts).
+ * - (eps, delta): Canonne, Kamath, Steinke 2020 Prop. 12 (= Balle et al.
+ *   2020 Thm 21): eps = rdp + log1p(-1/a) - log(delta * a) / (a - 1),
+ *   combined with the KL bound delta <= sqrt(1 - exp(-rdp)); orders below
+ *   1.01 use the KL bound only.
+ *
+ * These are the formulas Google's dp_accounting (RdpAccountant) implements;
+ * default orders are the same, so results agree to float64 rounding.
+ */
+import { InvalidArgument } from '../errors.js';
+import { aint, anumber, aoneOf } from '../util/assert.js';
+import type { NeighboringRelation, PrivacyAccountant } from './accountant.js';
+import { distributedRdp, type DistributedNoiseEvent } from './distributed-rdp.js';
+import { UnsupportedEvent, validateEvent, type DpEvent } from './events.js';
+import { logAdd, logErfc } from './special.js';
+
+/** dp_accounting's default orders: 1.1, 1.2, ..., 10.9, 11, ..., 63, 128, 256, 512, 1024. */
+export const DEFAULT_RDP_ORDERS: readonly number[] = Object.freeze([
+  ...Array.from({ length: 99 }, (_, i) => 1 + (i + 1) / 10),
+  ...Array.from({ length: 53 }, (_, i) => 11 + i),
+  128,
+  256,
+  512,
+  1024,
+]);
+
+const MAX_FRACTIONAL_SERIES_TERMS = 1000;
+const LOG_HALF = Math.log(0.5);
+const SQRT2 = Math.SQRT2;
+
+// ---------------------------------------------------------------------------
+// Poisson-subsampled Gaussian (Mironov, Talwar, Zhang 2019)
+
+/** log A_alpha for integer alpha >= 2, 0 < q < 1 (MTZ19 Sec. 3.2). */
+function logAInteger(q: number, sigma: number, alpha: number): number {
+  const logQ = Math.log(q);
+  const log1mQ = Math.log1p(-q);
+  const inv2s2 = 1 / (2 * sigma * sigma);
+  let logA = -Infinity;
+  let logBinom = 0; // log C(alpha, i), updated by C(a, i+1) = C(a, i) (a - i) / (i + 1)
+  for (let i = 0; i <= alpha; i++) {
+    const s = logBinom + i * logQ + (alpha - i) * log1mQ + (i * i - i) * inv2s2;
+    logA = logAdd(logA, s);
+    logBinom += Math.log(alpha - i) - Math.log(i + 1);
+  }
+  return logA;
+}
+
+/**
+ * log A_alpha for fractional alpha > 1, 0 < q < 1 (MTZ19 Sec. 3.3), or
+ * undefined when the two series have not converged after 1000 terms.
+ */
+function logAFractional(q: number, sigma: number, alpha: number): number | undefined {
+  const z0 = sigma * sigma * Math.log(1 / q - 1) + 0.5;
+  const logQ = Math.log(q);
+  const log1mQ = Math.log1p(-q);
+  const inv2s2 = 1 / (2 * sigma * sigma);
+  const erfcScale = 1 / (SQRT2 * sigma);
+  let logA0 = -Infinity;
+  let logA1 = -Infinity;
+  let lastS0 = -Infinity;
+  let lastS1 = -Infinity;
+  let logBinom = 0; // log |C(alpha, i)|
+  for (let i = 0; i < MAX_FRACTIONAL_SERIES_TERMS; i++) {
+    const j = alpha - i;
+    const logT0 = logBinom + i * logQ + j * log1mQ;
+    const logT1 = logBinom + j * logQ + i * log1mQ;
+    const logE0 = LOG_HALF + logErfc((i - z0) * erfcScale);
+    const logE1 = LOG_HALF + logErfc((z0 - j) * erfcScale);
+    const logS0 = logT0 + (i * i - i) * inv2s2 + logE0;
+    const logS1 = logT1 + (j * j - j) * inv2s2 + logE1;
+    logA0 = logAdd(logA0, logS0);
+    logA1 = logAdd(logA1, logS1);
+    const total = logAdd(logA0, logA1);
+    if (logS0 < lastS0 && logS1 < lastS1 && Math.max(logS0, logS1) < total - 30) return total;
+    lastS0 = logS0;
+    lastS1 = logS1;
+    logBinom += Math.log(Math.abs(alpha - i)) - Math.log(i + 1);
+  }
+  return undefined;
+}
+
+/**
+ * RDP of the Poisson-subsampled Gaussian mechanism at each order. Orders whose
+ * fractional series does not converge are +Infinity and reported in `warnings`.
+ */
+export function rdpPoissonSubsampledGaussian(q: number, noiseMultiplier: number, orders: ArrayLike<number>, warnings?: string[]): Float64Array {
+  anumber('samplingProbability', q, 0, 1);
+  anumber('noiseMultiplier', noiseMultiplier, 0);
+  const out = new Float64Array(orders.length);
+  for (let k = 0; k < orders.length; k++) {
+    const alpha = orders[k]!;
+    if (q === 0) out[k] = 0;
+    else if (alpha === Infinity || noiseMultiplier === 0) out[k] = Infinity;
+    else if (q === 1) out[k] = alpha / (2 * noiseMultiplier * noiseMultiplier);
+    else if (Number.isInteger(alpha)) out[k] = logAInteger(q, noiseMultiplier, alpha) / (alpha - 1);
+    else {
+      const logA = logAFractional(q, noiseMultiplier, alpha);
+      if (logA === undefined) {
+        out[k] = Infinity;
+        warnings?.push(
+          `RDP series for order ${alpha} did not converge after ${MAX_FRACTIONAL_SERIES_TERMS} terms ` +
+            `(q=${q}, noise multiplier=${noiseMultiplier}); order excluded from the epsilon computation`,
+        );
+      } else out[k] = logA / (alpha - 1);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Sampling without replacement (Wang, Balle, Kasiviswanathan 2019, Thm 27)
+
+/** log C(n, k) for integers 0 <= k <= n, via log-gamma-free summation. */
+function logComb(n: number, k: number): number {
+  const m = Math.min(k, n - k);
+  let s = 0;
+  for (let i = 0; i < m; i++) s += Math.log(n - i) - Math.log(i + 1);
+  return s;
+}
+
+/** Replace vec[0..n-1] by the log-magnitude/sign of forward differences (in place). */
+function diffInLog(vec: Float64Array, signs: Uint8Array, n: number): void {
+  for (let j = 0; j < n; j++) {
+    const a = vec[j]!;
+    const b = vec[j + 1]!;
+    if (signs[j] === signs[j + 1]) {
+      // difference of two same-signed values: |b - a| with the sign of the larger
+      let positive: boolean;
+      let mag: number;
+      if (b > a) {
+        positive = true;
+        mag = b + Math.log1p(-Math.exp(a - b));
+      } else if (b < a) {
+        positive = false;
+        mag = a + Math.log1p(-Math.exp(b - a));
+      } else {
+        positive = true;
+        mag = -Infinity;
+      }
+      if (!signs[j + 1]) positive = !positive;
+      signs[j] = positive ? 1 : 0;
+      vec[j] = mag;
+    } else {
+      vec[j] = logAdd(a, b);
+      signs[j] = signs[j + 1]!;
+    }
+  }
+}
+
+/** Log-magnitudes of the forward differences of exp(fun) at 0, orders 0..n+1 (WBK19 Thm 27). */
+function forwardDiffs(fun: (x: number) => number, n: number): Float64Array {
+  const vec = new Float64Array(n + 3);
+  const signs = new Uint8Array(n + 3).fill(1);
+  const deltas = new Float64Array(n + 2);
+  for (let i = 1; i < n + 3; i++) vec[i] = fun(i - 1);
+  for (let i = 0; i < n + 2; i++) {
+    diffInLog(vec, signs, n + 2 - i);
+    deltas[i] = vec[0]!;
+  }
+  return deltas;
+}
+
+/** log of the WBK19 Thm 27 bound at integer alpha (the RDP times alpha - 1). */
+function swor_logA(q: number, sigma: number, alpha: number): number {
+  if (alpha === 1) return 0;
+  const cgf = (x: number) => (x * (x + 1)) / (2 * sigma * sigma);
+  const gaussRdp = (x: number) => x / (2 * sigma * sigma);
+  const logQ = Math.log(q);
+  const logF2m1 = gaussRdp(2) + Math.log1p(-Math.exp(-gaussRdp(2)));
+  const second = 2 * logQ + logComb(alpha, 2) + Math.min(Math.log(4) + logF2m1, gaussRdp(2) + Math.LN2);
+  let logA = logAdd(0, second);
+  const exact = alpha <= 256; // above 256 the O(alpha^2) exact differences are replaced by the cgf bound
+  const deltas = exact ? forwardDiffs(cgf, alpha) : undefined;
+  let logBinom = logComb(alpha, 2);
+  for (let i = 3; i <= alpha; i++) {
+    logBinom += Math.log(alpha - i + 1) - Math.log(i);
+    let s = Math.LN2 + cgf(i - 1);
+    if (deltas) {
+      const lo = deltas[2 * Math.floor(i / 2) - 1]!;
+      const hi = deltas[2 * Math.ceil(i / 2) - 1]!;
+      s = Math.min(Math.log(4) + 0.5 * (lo + hi), s);
+    }
+    logA = logAdd(logA, s + i * logQ + logBinom);
+  }
+  return logA;
+}
+
+/** RDP of the Gaussian mechanism on a sample of m = q n records drawn without replacement (replace-one). */
+export function rdpSampledWithoutReplacementGaussian(q: number, noiseMultiplier: number, orders: ArrayLike<number>): Float64Array {
+  anumber('samplingFraction', q, 0, 1);
+  anumber('noiseMultiplier', noiseMultiplier, 0);
+  const out = new Float64Array(orders.length);
+  for (let k = 0; k < orders.length; k++) {
+    const alpha = orders[k]!;
+    if (q === 0) out[k] = 0;
+    else if (noiseMultiplier === 0 || alpha === Infinity) out[k] = Infinity;
+    else if (q === 1) out[k] = alpha / (2 * noiseMultiplier * noiseMultiplier);
+    else if (Number.isInteger(alpha)) out[k] = swor_logA(q, noiseMultiplier, alpha) / (alpha - 1);
+    else {
+      const lo = Math.floor(alpha);
+      const t = alpha - lo;
+      const x = swor_logA(q, noiseMultiplier, lo);
+      const y = swor_logA(q, noiseMultiplier, lo + 1);
+      out[k] = ((1 - t) * x + t * y) / (alpha - 1);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Conversions (Canonne, Kamath, Steinke 2020, Prop. 12)
+
+export interface RdpEpsilon {
+  epsilon: number;
+  order: number;
+}
+
+export interface RdpDelta {
+  delta: number;
+  order: number;
+}
+
+/** Smallest epsilon over the orders for target delta. */
+export function rdpToEpsilon(orders: ArrayLike<number>, rdp: ArrayLike<number>, delta: number, warnings?: string[]): RdpEpsilon {
+  anumber('delta', delta, 0, 1);
+  if (orders.length !== rdp.length) throw new InvalidArgument('orders and rdp must have the same length');
+  if (delta === 0) {
+    for (let k = 0; k < rdp.length; k++) if (rdp[k] !== 0) return { epsilon: Infinity, order: 0 };
+    return { epsilon: 0, order: 0 };
+  }
+  let best = Infinity;
+  let bestOrder = orders[0] ?? 0;
+  for (let k = 0; k < orders.length; k++) {
+    const a = orders[k]!;
+    const r = rdp[k]!;
+    if (!(a >= 1)) throw new InvalidArgument(`RDP order must be at least 1, got ${a}`);
+    let eps: number;
+    if (r < 0) {
+      warnings?.push(`negative RDP ${r} at order ${a} (numerical instability); treated as epsilon 0`);
+      eps = 0;
+    } else if (delta * delta + Math.expm1(-r) > 0) {
+      eps = 0; // the KL bound delta <= sqrt(1 - e^-rdp) already holds
+    } else if (a > 1.01) {
+      // below 1.01 this bound is numerically unstable and never the minimum
+      eps = r + Math.log1p(-1 / a) - Math.log(delta * a) / (a - 1);
+    } else eps = Infinity;
+    if (eps < best) {
+      best = eps;
+      bestOrder = a;
+    }
+  }
+  return { epsilon: Math.max(0, best), order: bestOrder };
+}
+
+/** Smallest delta over the orders for target epsilon. */
+export function rdpToDelta(orders: ArrayLike<number>, rdp: ArrayLike<number>, epsilon: number, warnings?: string[]): RdpDelta {
+  if (!(epsilon >= 0)) throw new InvalidArgument(`epsilon: expected a number >= 0, got ${epsilon}`);
+  if (orders.length !== rdp.length) throw new InvalidArgument('orders and rdp must have the same length');
+  let best = Infinity;
+  let bestOrder = orders[0] ?? 0;
+  for (let k = 0; k < orders.length; k++) {
+    const a = orders[k]!;
+    const r = rdp[k]!;
+    if (!(a >= 1)) throw new InvalidArgument(`RDP order must be at least 1, got ${a}`);
+    let logDelta: number;
+    if (r < 0) {
+      warnings?.push(`negative RDP ${r} at order ${a} (numerical instability); treated as delta 0`);
+      logDelta = -Infinity;
+    } else if (r === 0) logDelta = -Infinity;
+    else logDelta = 0.5 * Math.log1p(-Math.exp(-r)); // KL bound
+    if (a > 1.01) logDelta = Math.min(logDelta, (a - 1) * (r - epsilon + Math.log1p(-1 / a)) - Math.log(a));
+    if (logDelta < best) {
+      best = logDelta;
+      bestOrder = a;
+    }
+  }
+  return { delta: Math.min(Math.exp(best), 1), order: bestOrder };
+}
+
+// ---------------------------------------------------------------------------
+// The accountant
+
+export interface RdpAccountantOptions {
+  /** RDP orders (each >= 1); default DEFAULT_RDP_ORDERS. */
+  orders?: readonly number[];
+  /** default 'add_or_remove_one'; sampled_without_replacement needs 'replace_one'. */
+  neighboringRelation?: NeighboringRelation;
+}
+
+/** Noise multiplier of the single Gaussian equivalent to a nest of composed Gaussians, or undefined. */
+export function effectiveNoiseMultiplier(event: DpEvent): number | undefined {
+  switch (event.type) {
+    case 'gaussian':
+      return event.noiseMultiplier;
+    case 'self_composed': {
+      const z = effectiveNoiseMultiplier(event.event);
+      return z === undefined ? undefined : z / Math.sqrt(event.count);
+    }
+    case 'composed': {
+      let invSq = 0;
+      for (const e of event.events) {
+        const z = effectiveNoiseMultiplier(e);
+        if (z === undefined) return undefined;
+        invSq += 1 / (z * z);
+      }
+      return 1 / Math.sqrt(invSq);
+    }
+    default:
+      return undefined;
+  }
+}
+
+function isDistributed(event: DpEvent): event is DistributedNoiseEvent {
+  return event.type === 'discrete_gaussian' || event.type === 'skellam';
+}
+
+export class RdpAccountant implements PrivacyAccountant {
+  readonly kind = 'rdp' as const;
+  readonly approximate = false;
+  readonly neighboringRelation: NeighboringRelation;
+  private readonly _orders: Float64Array;
+  private readonly _rdp: Float64Array;
+  private readonly _warnings: string[] = [];
+
+  constructor(options: RdpAccountantOptions = {}) {
+    const orders = options.orders ?? DEFAULT_RDP_ORDERS;
+    if (orders.length === 0) throw new InvalidArgument('orders: expected at least one RDP order');
+    for (const a of orders) {
+      if (!(a >= 1)) throw new InvalidArgument(`orders: each RDP order must be >= 1, got ${a}`);
+    }
+    this.neighboringRelation = options.neighboringRelation ?? 'add_or_remove_one';
+    aoneOf('neighboringRelation', this.neighboringRelation, ['add_or_remove_one', 'replace_one'] as const);
+    this._orders = Float64Array.from(orders);
+    this._rdp = new Float64Array(orders.length);
+  }
+
+  /** The RDP orders (a copy). */
+  get orders(): Float64Array {
+    return this._orders.slice();
+  }
+
+  /** The composed RDP at each order (a copy). */
+  get rdp(): Float64Array {
+    return this._rdp.slice();
+  }
+
+  get warnings(): readonly string[] {
+    return this._warnings;
+  }
+
+  supports(event: DpEvent): boolean {
+    try {
+      this.increment(event, 1, []);
+      return true;
+    } catch (err) {
+      if (err instanceof UnsupportedEvent) return false;
+      throw err;
+    }
+  }
+
+  compose(event: DpEvent, count = 1): this {
+    validateEvent(event);
+    aint('count', count, 0);
+    const warnings: string[] = [];
+    const inc = this.increment(event, count, warnings); // throws before any state changes
+    for (let k = 0; k < inc.length; k++) this._rdp[k]! += inc[k]!;
+    this._warnings.push(...warnings);
+    return this;
+  }
+
+  /** RDP of `event` composed `count` times, at this accountant's orders. */
+  private increment(event: DpEvent, count: number, warnings: string[]): Float64Array {
+    const n = this._orders.length;
+    if (count === 0) return new Float64Array(n);
+    const scaled = (v: Float64Array) => {
+      for (let k = 0; k < n; k++) v[k] = v[k]! === 0 ? 0 : count * v[k]!;
+      return v;
+    };
+    switch (event.type) {
+      case 'gaussian':
+        return scaled(rdpPoissonSubsampledGaussian(1, event.noiseMultiplier, this._orders));
+      case 'self_composed':
+        return this.increment(event.event, count * event.count, warnings);
+      case 'composed': {
+        const total = new Float64Array(n);
+        for (const e of event.events) {
+          const v = this.increment(e, count, warnings);
+          for (let k = 0; k < n; k++) total[k]! += v[k]!;
+        }
+        return total;
+      }
+      case 'discrete_gaussian':
+      case 'skellam':
+        return scaled(Float64Array.from(distributedRdp(event, Array.from(this._orders))));
+      case 'poisson_sampled': {
+        if (this.neighboringRelation !== 'add_or_remove_one') {
+          throw new UnsupportedEvent('poisson_sampled needs add_or_remove_one adjacency', event);
+        }
+        const inner = event.event;
+        if (isDistributed(inner)) {
+          return scaled(Float64Array.from(distributedRdp({ type: 'poisson_sampled', samplingProbability: event.samplingProbability, event: inner }, Array.from(this._orders))));
+        }
+        const z = effectiveNoiseMultiplier(inner);
+        if (z === undefined) {
+          throw new UnsupportedEvent('RDP: poisson_sampled must wrap a Gaussian (possibly composed), a discrete_gaussian or a skellam event', inner);
+        }
+        return scaled(rdpPoissonSubsampledGaussian(event.samplingProbability, z, this._orders, warnings));
+      }
+      case 'sampled_without_replacement': {
+        if (this.neighboringRelation !== 'replace_one') {
+          throw new UnsupportedEvent('sampled_without_replacement needs replace_one adjacency (RdpAccountant({ neighboringRelation: "replace_one" }))', event);
+        }
+        const z = effectiveNoiseMultiplier(event.event);
+        if (z === undefined) throw new UnsupportedEvent('RDP: sampled_without_replacement must wrap a Gaussian (possibly composed)', event.event);
+        return scaled(rdpSampledWithoutReplacementGaussian(event.sampleSize / event.sourceDatasetSize, z, this._orders));
+      }
+    }
+  }
+
+  epsilonAndOrder(delta: number): RdpEpsilon {
+    return rdpToEpsilon(this._orders, this._rdp, delta, this._warnings);
+  }
+
+  epsilon(delta: number): number {
+    return this.epsilonAndOrder(delta).epsilon;
+  }
+
+  deltaAndOrder(epsilon: number): RdpDelta {
+    return rdpToDelta(this._orders, this._rdp, epsilon, this._warnings);
+  }
+
+  delta(epsilon: number): number {
+    return this.deltaAndOrder(epsilon).delta;
+  }
+}
+
