@@ -1,0 +1,79 @@
+/**
+ * Every key, identifier and signed statement of the protocol, in one place
+ * so client and server derive them identically.
+ *
+ * I4 (domain separation): masks and share-encryption keys are HKDF outputs
+ * (deriveKey, "fedveil/v1/" + purpose label) over the pair's X25519 shared
+ * secret, with the session id and both client ids (smaller first) as
+ * context. A key for one purpose, pair or session says nothing about
+ * another.
+ * I5 (session binding): the session id is SHA-256 over the round tag (which
+ * commits to the roster 1..n, all parameters, the seed and the round number)
+ * and every advertised entry (id, both public keys, seed commitment,
+ * signature). Everything after AdvertiseKeys carries it; a client that was
+ * shown a different key set computes a different id, and its frames are
+ * rejected everywhere else.
+ */
+import { deriveKey, sha256 } from './primitives.js';
+import { framed, u32 } from './config.js';
+import type { AdvertisedKeys } from './types.js';
+
+const enc = new TextEncoder();
+const SESSION = enc.encode('fedveil/v1/secagg/session');
+const SHARE_AAD = enc.encode('fedveil/v1/secagg/share');
+const ADVERTISE = enc.encode('fedveil/v1/secagg/advertise');
+const CONSISTENCY = enc.encode('fedveil/v1/secagg/consistency');
+
+/** I5: the session id commits to the round tag and every advertised key. */
+export function sessionId(roundTag: Uint8Array, keys: readonly AdvertisedKeys[]): Uint8Array {
+  const parts: Uint8Array[] = [SESSION, roundTag, u32(keys.length)];
+  for (const k of keys) parts.push(u32(k.id), k.cPk, k.sPk, k.seedCommit, k.sig);
+  return sha256(framed(parts));
+}
+
+function pairContext(sid: Uint8Array, a: number, b: number): Uint8Array[] {
+  return [sid, u32(Math.min(a, b)), u32(Math.max(a, b))];
+}
+
+/** I4: AEAD key for the share bundles exchanged between a and b. */
+export function shareKey(sharedC: Uint8Array, sid: Uint8Array, a: number, b: number): Uint8Array {
+  return deriveKey('secagg/share-key', sharedC, pairContext(sid, a, b), 32);
+}
+
+/** AEAD associated data: binds the bundle to its sender, recipient and session. */
+export function shareAad(sid: Uint8Array, from: number, to: number): Uint8Array {
+  return framed([SHARE_AAD, sid, u32(from), u32(to)]);
+}
+
+/** I4: PRG key of the pairwise mask between a and b. */
+export function pairMaskKey(sharedS: Uint8Array, sid: Uint8Array, a: number, b: number): Uint8Array {
+  return deriveKey('secagg/mask-pair', sharedS, pairContext(sid, a, b), 16);
+}
+
+/** I4: PRG key of u's self mask. */
+export function selfMaskKey(seed: Uint8Array, sid: Uint8Array, u: number): Uint8Array {
+  return deriveKey('secagg/mask-self', seed, [sid, u32(u)], 16);
+}
+
+/** Commitment to u's self-mask seed (advertised; checked after reconstruction). */
+export function seedCommitment(seed: Uint8Array, roundTag: Uint8Array, u: number): Uint8Array {
+  return deriveKey('secagg/seed-commit', seed, [roundTag, u32(u)], 32);
+}
+
+/** Statement signed in active mode when advertising keys. */
+export function advertiseStatement(roundTag: Uint8Array, id: number, cPk: Uint8Array, sPk: Uint8Array, seedCommit: Uint8Array): Uint8Array {
+  return framed([ADVERTISE, roundTag, u32(id), cPk, sPk, seedCommit]);
+}
+
+/** Statement signed in the ConsistencyCheck round (Bonawitz §4): the survivor set U3. */
+export function consistencyStatement(sid: Uint8Array, survivors: readonly number[]): Uint8Array {
+  const ids = new Uint8Array(4 * survivors.length);
+  const view = new DataView(ids.buffer);
+  survivors.forEach((x, i) => view.setUint32(4 * i, x, false));
+  return framed([CONSISTENCY, sid, ids]);
+}
+
+/** +1 if u < v else -1: the pairwise masks of u and v cancel in the sum. */
+export function pairSign(u: number, v: number): 1 | -1 {
+  return u < v ? 1 : -1;
+}
