@@ -12,6 +12,8 @@ type Register = (program: Command) => void;
 // Each entry: a module under src/cli/ exporting `register(program)`.
 const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./audit.js'),
+  () => import('./serve.js'),
+  () => import('./join.js'),
 ];
 
 async function main(argv: string[]): Promise<number> {

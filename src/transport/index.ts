@@ -1,9 +1,9 @@
 /**
  * fedveil transport layer: the channel abstraction, the in-memory transport
  * (embedded default), the authenticated coordinator and participant, and
- * the isomorphic WebSocket client channel. Node-only pieces (the `ws`
- * server and identity files) are in `./node.js` so that this entry stays
- * browser-safe. See docs/network.md.
+ * the WebSocket server (Node, `ws`) and client channel. The browser bundle
+ * (src/browser/) imports the isomorphic modules directly, never this
+ * entry, so Node-only pieces may live here. See docs/network.md.
  */
 export * from './channel.js';
 export * from './memory.js';
@@ -14,3 +14,7 @@ export * from './coordinator.js';
 export * from './participant.js';
 export * from './ws-client.js';
 export * from './limits.js';
+export * from './secagg-protocol.js';
+export * from './ws-server.js';
+export * from './node-client.js';
+export * from './status-page.js';

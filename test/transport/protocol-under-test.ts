@@ -1,6 +1,5 @@
 /**
- * The protocol the transport tests run: the real SecAgg state machines when
- * src/secagg provides them, else the plaintext stand-in.
+ * The protocol the transport tests run: the real SecAgg / SecAgg+ state
+ * machines of src/secagg (with SecAgg+ parameters from the finder).
  */
-import { fakeProtocol } from './fake-protocol.js';
-export const protocolUnderTest = fakeProtocol;
+export { secAggProtocol as protocolUnderTest } from '../../src/transport/secagg-protocol.js';

@@ -1,0 +1,106 @@
+/**
+ * `fedveil join --server URL`: a Node client that authenticates with its
+ * Ed25519 identity and takes part in secure-aggregation rounds until the
+ * coordinator says `bye` (DESIGN.md section 7; docs/network.md).
+ *
+ * Input per round: `--data FILE` (a JSON array of numbers, reduced mod 2^b
+ * and padded/truncated to the round's d) or, by default, a synthetic
+ * vector drawn from the CSPRNG (I7).
+ *
+ * Test hook (never for production): with FEDVEIL_REVEAL_DIR set, the client
+ * writes its plain input of each round to
+ * `$FEDVEIL_REVEAL_DIR/<round>-<publicKeyHex>.json` so that a test can
+ * check the aggregate against the plain sum. FEDVEIL_TEST_STALL=MaskedInput
+ * makes the client stop right before sending its masked input (to test
+ * dropouts deterministically).
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { CliExit, printJson } from './common.js';
+import { fillRandomUint32 } from '../crypto/random.js';
+import { ed25519KeyPair } from '../crypto/index.js';
+import { loadOrCreateIdentity, nodeConnector } from '../transport/node-client.js';
+import { runParticipant, type RoundInfo } from '../transport/participant.js';
+import { hex } from '../transport/session.js';
+
+interface JoinOptions {
+  server: string;
+  identity?: string;
+  enrolToken?: string;
+  data?: string;
+  ca?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('join')
+    .description('join a coordinator (fedveil serve) and take part in rounds until it says bye')
+    .requiredOption('--server <url>', 'coordinator URL, ws://host:port/ or wss://host:port/')
+    .option('--identity <file>', 'Ed25519 identity file (created, mode 0600, if missing; default: a fresh identity per run)')
+    .option('--enrol-token <token>', 'shared enrolment token (registers this identity)')
+    .option('--data <file>', 'JSON array of numbers used as this client\'s input vector (default: synthetic)')
+    .option('--ca <file>', 'extra CA certificate (PEM) to trust for wss://')
+    .option('--quiet', 'no progress lines on stderr')
+    .option('--json', 'print one JSON summary object on stdout when done')
+    .action(async (opts: JoinOptions) => join(opts));
+}
+
+async function loadVector(file: string): Promise<number[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (err) {
+    throw new CliExit(2, `join: cannot read --data ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number' && Number.isSafeInteger(v))) throw new CliExit(2, `join: --data ${file} must be a JSON array of integers`);
+  return parsed as number[];
+}
+
+async function join(opts: JoinOptions): Promise<void> {
+  if (!/^wss?:\/\//.test(opts.server)) throw new CliExit(2, `join: --server must be a ws:// or wss:// URL, got ${opts.server}`);
+  const identity = opts.identity ? await loadOrCreateIdentity(opts.identity) : ed25519KeyPair();
+  const data = opts.data ? await loadVector(opts.data) : undefined;
+  const revealDir = process.env.FEDVEIL_REVEAL_DIR;
+  const stallBefore = process.env.FEDVEIL_TEST_STALL;
+  const idHex = hex(identity.publicKey);
+  const log = (line: string): void => {
+    if (!opts.quiet) process.stderr.write(`fedveil join ${idHex.slice(0, 8)}: ${line}\n`);
+  };
+
+  const input = async (info: RoundInfo): Promise<Uint32Array> => {
+    const v = new Uint32Array(info.dim);
+    if (data) {
+      const mod = 2 ** info.bits;
+      for (let i = 0; i < info.dim; i++) v[i] = (((data[i] ?? 0) % mod) + mod) % mod;
+    } else {
+      fillRandomUint32(v);
+      if (info.bits < 32) for (let i = 0; i < v.length; i++) v[i] = v[i]! & (2 ** info.bits - 1);
+    }
+    if (revealDir) await fs.writeFile(path.join(revealDir, `${info.round}-${idHex}.json`), JSON.stringify(Array.from(v)));
+    return v;
+  };
+
+  const { secAggProtocol } = await import('../transport/secagg-protocol.js');
+  const connect = nodeConnector(opts.server, opts.ca ? { ca: await fs.readFile(opts.ca) } : {});
+  const channel = await connect();
+  const summary = await runParticipant({
+    channel,
+    identity,
+    protocol: secAggProtocol,
+    input,
+    ...(opts.enrolToken ? { enrolToken: opts.enrolToken } : {}),
+    agent: `fedveil-node/${process.version}`,
+    ...(stallBefore ? { beforeSend: (type: string) => (type === stallBefore ? (log(`test hook: stalling before ${type}`), new Promise<void>(() => undefined)) : undefined) } : {}),
+    onEvent: (ev) => {
+      if (ev.type === 'welcome') log('authenticated');
+      else if (ev.type === 'round-start') log(`round ${ev.round} started as client ${ev.index} of ${ev.n}`);
+      else if (ev.type === 'input-sent') log(`round ${ev.round}: masked input sent`);
+      else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? 'completed' : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
+    },
+  });
+  log(`done: ${summary.roundsCompleted} rounds completed`);
+  if (opts.json) printJson(summary);
+}

@@ -1,0 +1,188 @@
+/**
+ * `fedveil serve`: a secure-aggregation coordinator over WebSocket
+ * (DESIGN.md section 7). Enrols clients (a file of Ed25519 public keys or a
+ * shared enrolment token), opens rounds once `--min-clients` are connected,
+ * drives SecAgg with per-stage deadlines, and serves the status page
+ * (`GET /`), JSON status (`GET /status`) and, with `--demo`, the browser
+ * client (`GET /demo/`). See docs/network.md.
+ */
+import { promises as fs, createWriteStream, existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { CliExit, parsePositiveInteger, parseProbability, parseInteger } from './common.js';
+import { Coordinator, type RoundRecord } from '../transport/coordinator.js';
+import { WebSocketServerTransport } from '../transport/ws-server.js';
+import { loadEnrolledKeys } from '../transport/node-client.js';
+import { renderStatusPage, type PrivacyStatus } from '../transport/status-page.js';
+
+interface ServeOptions {
+  port: number;
+  host: string;
+  clientsFile?: string;
+  enrolToken?: string;
+  minClients: number;
+  maxClients: number;
+  rounds?: number;
+  dim: number;
+  bits: number;
+  stageTimeout: number;
+  dropout: number;
+  cert?: string;
+  key?: string;
+  demo?: boolean;
+  results?: string;
+  maxPayload: number;
+  rate: number;
+  idleTimeout: number;
+  json?: boolean;
+}
+
+const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css', '.map': 'application/json' };
+
+/** Where the browser bundle and demo page live (dist/browser, built by scripts/build-browser.mjs). */
+function demoDir(): string | undefined {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.join(here, '..', 'browser'), path.join(here, '..', '..', 'dist', 'browser')];
+  return candidates.find((d) => existsSync(path.join(d, 'fedveil-client.js')) && existsSync(path.join(d, 'index.html')));
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('run a secure-aggregation coordinator over WebSocket (status page on GET /)')
+    .option('--port <n>', 'TCP port (0 = any free port)', parseInteger, 8080)
+    .option('--host <addr>', 'address to bind', '127.0.0.1')
+    .option('--clients-file <file>', 'JSON array of enrolled Ed25519 public keys (hex)')
+    .option('--enrol-token <token>', 'shared enrolment token: a client presenting it registers its key')
+    .option('--min-clients <n>', 'clients needed to open a round', parsePositiveInteger, 3)
+    .option('--max-clients <n>', 'largest roster per round', parsePositiveInteger, 10000)
+    .option('--rounds <n>', 'rounds to run, then tell clients to leave (default: unbounded)', parsePositiveInteger)
+    .option('--dim <d>', 'vector length', parsePositiveInteger, 1000)
+    .option('--bits <b>', 'modulus bits (sum mod 2^b)', parsePositiveInteger, 20)
+    .option('--stage-timeout <ms>', 'per-stage deadline; silent clients become dropouts', parsePositiveInteger, 30000)
+    .option('--dropout <p>', 'dropout fraction the SecAgg+ parameters tolerate', parseProbability, 0.1)
+    .option('--cert <file>', 'TLS certificate (PEM): serve wss:// and https://')
+    .option('--key <file>', 'TLS private key (PEM)')
+    .option('--demo', 'serve the browser demo client on /demo/')
+    .option('--results <file>', 'append each round result (survivors, sum) as JSON Lines (testing / auditing)')
+    .option('--max-payload <bytes>', 'largest WebSocket message accepted', parsePositiveInteger, 64 * 1024 * 1024)
+    .option('--rate <n>', 'messages per second per connection (token bucket, burst 2x)', parsePositiveInteger, 50)
+    .option('--idle-timeout <ms>', 'close connections silent this long', parsePositiveInteger, 60000)
+    .option('--json', 'print one JSON summary object on stdout when done')
+    .action(async (opts: ServeOptions) => serve(opts));
+}
+
+async function serve(opts: ServeOptions): Promise<void> {
+  if (!opts.clientsFile && !opts.enrolToken) throw new CliExit(2, 'serve: give --clients-file and/or --enrol-token (no open enrolment)');
+  if (Boolean(opts.cert) !== Boolean(opts.key)) throw new CliExit(2, 'serve: --cert and --key go together');
+  if (opts.bits > 32) throw new CliExit(2, 'serve: --bits must be at most 32');
+  if (opts.minClients < 2) throw new CliExit(2, 'serve: --min-clients must be at least 2');
+  const enrolled = opts.clientsFile ? await loadEnrolledKeys(opts.clientsFile) : new Set<string>();
+  const tls = opts.cert && opts.key ? { cert: await fs.readFile(opts.cert), key: await fs.readFile(opts.key) } : undefined;
+  const results = opts.results ? createWriteStream(opts.results, { flags: 'a' }) : undefined;
+  const dir = opts.demo ? demoDir() : undefined;
+  if (opts.demo && !dir) throw new CliExit(2, 'serve --demo: browser bundle not found; run `node scripts/build-browser.mjs` first');
+
+  // Loaded on use: the SecAgg core is only needed once a coordinator runs.
+  const { secAggProtocol } = await import('../transport/secagg-protocol.js');
+  let coordinator: Coordinator | undefined;
+  const privacy = (): PrivacyStatus => ({ epsilon: null, budget: null, delta: null, ledgerRounds: null });
+  const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (req.method !== 'GET' || !coordinator) return false;
+    const url = new URL(req.url ?? '/', 'http://x');
+    const headers = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+    if (url.pathname === '/') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+      res.end(renderStatusPage(coordinator.status(), privacy(), { demo: Boolean(dir) }));
+      return true;
+    }
+    if (url.pathname === '/status') {
+      res.writeHead(200, { ...headers, 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...coordinator.status(), privacy: privacy() }) + '\n');
+      return true;
+    }
+    if (dir && (url.pathname === '/demo' || url.pathname.startsWith('/demo/'))) {
+      const rel = url.pathname === '/demo' || url.pathname === '/demo/' ? 'index.html' : url.pathname.slice('/demo/'.length);
+      // Only plain file names inside the bundle directory: no traversal.
+      if (!/^[A-Za-z0-9._-]+$/.test(rel) || rel.startsWith('.')) return false;
+      try {
+        const body = await fs.readFile(path.join(dir, rel));
+        res.writeHead(200, { ...headers, 'content-type': MIME[path.extname(rel)] ?? 'application/octet-stream' });
+        res.end(body);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  };
+
+  const transport = new WebSocketServerTransport({
+    host: opts.host,
+    port: opts.port,
+    ...(tls ? { tls } : {}),
+    maxPayload: opts.maxPayload,
+    messagesPerSecond: opts.rate,
+    burst: opts.rate * 2,
+    idleTimeoutMs: opts.idleTimeout,
+    onRequest,
+  });
+  const log = (line: string): void => void process.stderr.write(`fedveil serve: ${line}\n`);
+  coordinator = new Coordinator({
+    transport,
+    protocol: secAggProtocol,
+    enrolment: {
+      enrolled,
+      ...(opts.enrolToken ? { token: opts.enrolToken } : {}),
+      onEnrol: (id) => log(`enrolled ${id.slice(0, 16)}... with the token`),
+    },
+    dim: opts.dim,
+    bits: opts.bits,
+    minClients: opts.minClients,
+    maxClients: opts.maxClients,
+    ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
+    stageTimeoutMs: opts.stageTimeout,
+    dropout: opts.dropout,
+    onRound: async (record: RoundRecord) => {
+      if (results) {
+        await new Promise<void>((resolve, reject) =>
+          results.write(JSON.stringify({ round: record.round, n: record.n, threshold: record.threshold, survivors: record.survivors, roster: record.roster, sum: Array.from(record.sum), durationMs: record.durationMs, stageMs: record.stageMs }) + '\n', (e) => (e ? reject(e) : resolve())),
+        );
+      }
+    },
+    onEvent: (ev) => {
+      if (ev.type === 'round-start') log(`round ${ev.round} started: n=${ev.n}, t=${ev.threshold}`);
+      else if (ev.type === 'round-end') log(`round ${ev.record.round} ${ev.record.ok ? 'done' : `aborted: ${ev.record.reason}`}: ${ev.record.survivors.length}/${ev.record.n} survivors, ${ev.record.durationMs} ms`);
+      else if (ev.type === 'rejected') log(`rejected ${ev.remote}: ${ev.code}: ${ev.message}`);
+    },
+  });
+  await coordinator.start();
+  const url = transport.url();
+  // One line tests and scripts can parse.
+  if (!opts.json) process.stdout.write(`fedveil serve: listening on ${url}\n`);
+  else log(`listening on ${url}`);
+  if (dir) log(`demo client: ${url.replace(/^ws/, 'http')}demo/${opts.enrolToken ? '#token=<your enrol token>' : ''}`);
+
+  let signalled = false;
+  const onSignal = (sig: string): void => {
+    if (signalled) return;
+    signalled = true;
+    log(`${sig}: stopping; connected clients are told the coordinator is going away`);
+    void coordinator!.stop('coordinator shutting down');
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  try {
+    await coordinator.finished;
+  } finally {
+    // Give the `bye` messages a moment to leave before the sockets close.
+    await new Promise((r) => setTimeout(r, 200));
+    await transport.close(1000, 'done');
+    await new Promise<void>((r) => (results ? results.end(() => r()) : r()));
+  }
+  const status = coordinator.status();
+  if (opts.json) process.stdout.write(JSON.stringify({ ...status, privacy: privacy() }) + '\n');
+  if (signalled) process.exitCode = 130;
+}
