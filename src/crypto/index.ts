@@ -8,3 +8,4 @@ export * from './hash.js';
 export * from './signatures.js';
 export * from './x25519.js';
 export * from './aead.js';
+export * from './prg.js';

@@ -15,3 +15,8 @@ export function toHex(b: Uint8Array): string {
 export function loadVectors<T>(file: string): { source: string; vectors: T[] } {
   return JSON.parse(readFileSync(new URL(`../vectors/${file}`, import.meta.url), 'utf8')) as { source: string; vectors: T[] };
 }
+
+/** Byte-wise equality of two typed arrays (fast, unlike toEqual on 10^5 entries). */
+export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}

@@ -1,0 +1,229 @@
+/**
+ * The mask PRG of secure aggregation (Bonawitz et al. 2017, section 3: masks
+ * `PRG(b_u)` and `PRG(s_uv)` expanded from 16-byte seeds).
+ *
+ * Definition (fixed so that every platform interoperates):
+ *
+ *     stream = AES-128-CTR(key, IV = 0^128)   (128-bit big-endian counter,
+ *                                               NIST SP 800-38A) applied to zeros
+ *     word_i = stream[4i .. 4i+3] read as a little-endian uint32
+ *     mask_i = word_i & (2^b - 1)
+ *
+ * The modulus 2^b is a power of two, so masking the low b bits of a uniform
+ * word gives a uniform element of Z_{2^b}: no bias, no rejection. The key is
+ * the 16-byte output of deriveKey (I4); one key expands one vector per round
+ * (the counter starts at 0 for every key), so a counter block never repeats
+ * under a key as long as a vector has fewer than 2^66 words.
+ *
+ * Backends, all producing byte-identical streams (tests prove it):
+ * - 'node': `node:crypto` createCipheriv('aes-128-ctr') (OpenSSL, AES-NI),
+ *   fed 64 KiB of zeros per `update` - the chunk size at which OpenSSL is
+ *   fastest here (larger chunks fall out of cache; about 3x slower at 4 MiB).
+ *   A preallocated zero buffer is reused and the keystream is consumed chunk
+ *   by chunk, so `prgAddInto` never allocates a whole vector;
+ * - 'webcrypto': `crypto.subtle` AES-CTR (async; browsers). Each chunk is a
+ *   separate call whose counter block is the chunk's first block index as a
+ *   128-bit big-endian integer with `length: 128`, which is exactly the
+ *   continuation of one long call;
+ * - 'noble': `@noble/ciphers` AES-CTR (portable, pure JS, ~10x slower), with
+ *   the same per-chunk counter arithmetic, writing into preallocated scratch.
+ *
+ * Sync functions use 'node' when available, else 'noble'; async functions
+ * use 'node', else 'webcrypto', else 'noble' ({@link prgBackend}).
+ */
+import { ctr as nobleCtr } from '@noble/ciphers/aes.js';
+import { InvalidArgument } from '../errors.js';
+import { abits, abytes, aoneOf, auint32s } from '../util/assert.js';
+import { nodeCrypto } from './native.js';
+
+export type PrgBackend = 'node' | 'webcrypto' | 'noble';
+export type PrgSyncBackend = 'node' | 'noble';
+
+/** Key length of the mask PRG (AES-128). */
+export const PRG_KEY_LENGTH = 16;
+/** Bytes of keystream produced per backend call (64 KiB; a multiple of 16). */
+export const PRG_CHUNK_BYTES = 65536;
+const CHUNK_WORDS = PRG_CHUNK_BYTES / 4;
+const BLOCKS_PER_CHUNK = PRG_CHUNK_BYTES / 16;
+// WebCrypto calls cost a promise round trip each: use larger chunks there.
+const WEBCRYPTO_CHUNK_BYTES = 1 << 20;
+
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+const ZERO_IV = new Uint8Array(16);
+
+// Reused buffers (JS is single-threaded and the sync paths never yield
+// between filling and consuming them).
+let zeroChunk: Uint8Array | undefined;
+let scratchBytes: Uint8Array | undefined;
+let scratchWords: Uint32Array | undefined;
+
+function zeros(): Uint8Array {
+  zeroChunk ??= new Uint8Array(PRG_CHUNK_BYTES);
+  return zeroChunk;
+}
+
+function scratch(): { bytes: Uint8Array; words: Uint32Array } {
+  if (scratchBytes === undefined || scratchWords === undefined) {
+    scratchWords = new Uint32Array(CHUNK_WORDS);
+    scratchBytes = new Uint8Array(scratchWords.buffer);
+  }
+  return { bytes: scratchBytes, words: scratchWords };
+}
+
+/** The 128-bit big-endian counter block for block index `block` (< 2^53). */
+function counterBlock(block: number): Uint8Array<ArrayBuffer> {
+  const iv = new Uint8Array(16);
+  const view = new DataView(iv.buffer);
+  view.setUint32(8, Math.floor(block / 4294967296), false);
+  view.setUint32(12, block >>> 0, false);
+  return iv;
+}
+
+/** The backend the async PRG functions use by default. */
+export function prgBackend(): PrgBackend {
+  if (nodeCrypto() !== undefined) return 'node';
+  const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
+  return subtle !== undefined ? 'webcrypto' : 'noble';
+}
+
+/** The backend the sync PRG functions use by default ('node' or 'noble'). */
+export function prgSyncBackend(): PrgSyncBackend {
+  return nodeCrypto() !== undefined ? 'node' : 'noble';
+}
+
+/**
+ * Calls `consume(words, offset)` with successive keystream words, in chunks
+ * of at most CHUNK_WORDS, until `nWords` words were produced. `words` is
+ * only valid during the call.
+ */
+type Consume = (words: Uint32Array, offset: number) => void;
+
+function streamSync(key: Uint8Array, nWords: number, backend: PrgSyncBackend, consume: Consume): void {
+  if (nWords === 0) return;
+  const { bytes: sb, words: sw } = scratch();
+  if (backend === 'node') {
+    const nc = nodeCrypto();
+    if (nc === undefined) throw new InvalidArgument("prg: backend 'node' needs node:crypto");
+    const cipher = nc.createCipheriv('aes-128-ctr', key, ZERO_IV);
+    const z = zeros();
+    for (let off = 0; off < nWords; off += CHUNK_WORDS) {
+      const n = Math.min(CHUNK_WORDS, nWords - off);
+      const ks = cipher.update(n === CHUNK_WORDS ? z : z.subarray(0, 4 * n));
+      consume(wordsOf(ks, sb, sw, n), off);
+    }
+    return;
+  }
+  const z = zeros();
+  for (let off = 0, block = 0; off < nWords; off += CHUNK_WORDS, block += BLOCKS_PER_CHUNK) {
+    const n = Math.min(CHUNK_WORDS, nWords - off);
+    nobleCtr(key, counterBlock(block)).encrypt(z.subarray(0, 4 * n), sb.subarray(0, 4 * n));
+    consume(wordsOf(sb, sb, sw, n), off);
+  }
+}
+
+async function streamAsync(key: Uint8Array, nWords: number, backend: PrgBackend, consume: Consume): Promise<void> {
+  if (backend !== 'webcrypto') return streamSync(key, nWords, backend, consume);
+  if (nWords === 0) return;
+  const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
+  if (subtle === undefined) throw new InvalidArgument("prg: backend 'webcrypto' needs crypto.subtle");
+  const cryptoKey = await subtle.importKey('raw', Uint8Array.from(key), { name: 'AES-CTR' }, false, ['encrypt']);
+  const chunkWords = WEBCRYPTO_CHUNK_BYTES / 4;
+  const z = new Uint8Array(WEBCRYPTO_CHUNK_BYTES);
+  const { bytes: sb, words: sw } = scratch();
+  for (let off = 0; off < nWords; off += chunkWords) {
+    const n = Math.min(chunkWords, nWords - off);
+    const counter = counterBlock(off / 4);
+    const ks = new Uint8Array(await subtle.encrypt({ name: 'AES-CTR', counter, length: 128 }, cryptoKey, z.subarray(0, 4 * n)));
+    // Feed the consumer in CHUNK_WORDS pieces so it sees one chunk shape.
+    for (let sub = 0; sub < n; sub += CHUNK_WORDS) {
+      const m = Math.min(CHUNK_WORDS, n - sub);
+      consume(wordsOf(ks.subarray(4 * sub, 4 * (sub + m)), sb, sw, m), off + sub);
+    }
+  }
+}
+
+/**
+ * View `n` little-endian words of keystream `ks` as a Uint32Array, copying
+ * into the aligned scratch only when `ks` is unaligned or the host is
+ * big-endian.
+ */
+function wordsOf(ks: Uint8Array, sb: Uint8Array, sw: Uint32Array, n: number): Uint32Array {
+  if (LITTLE_ENDIAN) {
+    if ((ks.byteOffset & 3) === 0) return new Uint32Array(ks.buffer, ks.byteOffset, n);
+    sb.set(ks.subarray(0, 4 * n));
+    return sw.subarray(0, n);
+  }
+  const view = new DataView(ks.buffer, ks.byteOffset, 4 * n);
+  const out = sw.subarray(0, n);
+  for (let i = 0; i < n; i++) out[i] = view.getUint32(4 * i, true);
+  return out;
+}
+
+function bitMask(bits: number): number {
+  return bits === 32 ? 0xffffffff : (1 << bits) - 1;
+}
+
+function checkArgs(fn: string, key: unknown, vec: unknown, bits: unknown): asserts key is Uint8Array {
+  abytes(`${fn}: key`, key, PRG_KEY_LENGTH);
+  auint32s(`${fn}: ${fn.startsWith('prgAdd') ? 'acc' : 'out'}`, vec);
+  abits(`${fn}: bits`, bits);
+}
+
+function checkSign(fn: string, sign: unknown): asserts sign is 1 | -1 {
+  if (sign !== 1 && sign !== -1) throw new InvalidArgument(`${fn}: sign must be 1 or -1, got ${String(sign)}`);
+}
+
+function expandInto(out: Uint32Array, mask: number): Consume {
+  if (mask === 0xffffffff) return (w, off) => out.set(w, off);
+  return (w, off) => {
+    for (let i = 0; i < w.length; i++) out[off + i] = w[i]! & mask;
+  };
+}
+
+function addInto(acc: Uint32Array, mask: number, sign: 1 | -1): Consume {
+  // Uint32Array stores ToUint32 of the value, so `& mask` (an int32 when
+  // mask = 2^32 - 1) still lands on the right residue mod 2^b.
+  if (sign === 1) {
+    return (w, off) => {
+      for (let i = 0; i < w.length; i++) acc[off + i] = (acc[off + i]! + w[i]!) & mask;
+    };
+  }
+  return (w, off) => {
+    for (let i = 0; i < w.length; i++) acc[off + i] = (acc[off + i]! - w[i]!) & mask;
+  };
+}
+
+/** Fill `out` with PRG(key) masked to `bits` bits; returns `out`. */
+export function prgExpand(key: Uint8Array, out: Uint32Array, bits: number, backend: PrgSyncBackend = prgSyncBackend()): Uint32Array {
+  checkArgs('prgExpand', key, out, bits);
+  aoneOf('prgExpand: backend', backend, ['node', 'noble'] as const);
+  streamSync(key, out.length, backend, expandInto(out, bitMask(bits)));
+  return out;
+}
+
+/**
+ * `acc = acc + sign * PRG(key) mod 2^bits`, streamed chunk by chunk (no
+ * whole-vector allocation). Entries of `acc` are reduced mod 2^bits.
+ */
+export function prgAddInto(key: Uint8Array, acc: Uint32Array, bits: number, sign: 1 | -1, backend: PrgSyncBackend = prgSyncBackend()): void {
+  checkArgs('prgAddInto', key, acc, bits);
+  checkSign('prgAddInto', sign);
+  aoneOf('prgAddInto: backend', backend, ['node', 'noble'] as const);
+  streamSync(key, acc.length, backend, addInto(acc, bitMask(bits), sign));
+}
+
+/** Async {@link prgExpand}; the only form that can use WebCrypto. */
+export async function prgExpandAsync(key: Uint8Array, out: Uint32Array, bits: number, backend: PrgBackend = prgBackend()): Promise<Uint32Array> {
+  checkArgs('prgExpandAsync', key, out, bits);
+  aoneOf('prgExpandAsync: backend', backend, ['node', 'webcrypto', 'noble'] as const);
+  await streamAsync(key, out.length, backend, expandInto(out, bitMask(bits)));
+  return out;
+}
+
+/** Async {@link prgAddInto}; the only form that can use WebCrypto. */
+export async function prgAddIntoAsync(key: Uint8Array, acc: Uint32Array, bits: number, sign: 1 | -1, backend: PrgBackend = prgBackend()): Promise<void> {
+  checkArgs('prgAddIntoAsync', key, acc, bits);
+  checkSign('prgAddIntoAsync', sign);
+  aoneOf('prgAddIntoAsync: backend', backend, ['node', 'webcrypto', 'noble'] as const);
+  await streamAsync(key, acc.length, backend, addInto(acc, bitMask(bits), sign));
+}
