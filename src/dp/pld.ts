@@ -33,6 +33,11 @@ import { UnsupportedEvent, validateEvent, type DpEvent } from './events.js';
 import { effectiveNoiseMultiplier } from './rdp.js';
 import { logAdd, logNormalCdf, normalCdf, normalPpfFromLog } from './special.js';
 
+// Hot loops use module-local bindings: inside jest's vm sandbox every global
+// lookup (Math, Infinity) costs ~200 ns, 50x the arithmetic it guards.
+const { atan2, ceil, cos, exp, expm1, floor, hypot, log, log1p, max, min, sin, sqrt } = Math;
+const INF = Number.POSITIVE_INFINITY;
+
 /** A PMF on the grid {(lower + i) * d} plus a mass at +infinity. */
 export interface PldPmf {
   readonly discretization: number;
@@ -59,8 +64,8 @@ class SubsampledGaussianLoss {
     readonly q: number,
     readonly adjacency: Adjacency,
   ) {
-    this.logQ = Math.log(q);
-    this.log1mQ = Math.log1p(-q);
+    this.logQ = log(q);
+    this.log1mQ = log1p(-q);
   }
 
   private lossRemove(x: number): number {
@@ -80,15 +85,15 @@ class SubsampledGaussianLoss {
     if (this.adjacency === 'remove') {
       if (q === 1) return -0.5 - eps * s2;
       // loss without sampling: ln(1 + (e^eps - 1) / q)
-      const arg = Math.expm1(eps) / q;
-      const l0 = eps > 1 ? eps + Math.log1p(-(1 - q) * Math.exp(-eps)) - this.logQ : Math.log1p(arg);
+      const arg = expm1(eps) / q;
+      const l0 = eps > 1 ? eps + log1p(-(1 - q) * exp(-eps)) - this.logQ : log1p(arg);
       return -0.5 - l0 * s2;
     }
     if (q === 1) return 0.5 - eps * s2;
     // loss without sampling: -ln(1 + (e^-eps - 1) / q)
-    const arg = Math.expm1(-eps) / q;
-    if (!(arg > -1)) return -Infinity;
-    const l0 = -eps > 1 ? -(-eps + Math.log1p(-(1 - q) * Math.exp(eps)) - this.logQ) : -Math.log1p(arg);
+    const arg = expm1(-eps) / q;
+    if (!(arg > -1)) return -INF;
+    const l0 = -eps > 1 ? -(-eps + log1p(-(1 - q) * exp(eps)) - this.logQ) : -log1p(arg);
     return 0.5 - l0 * s2;
   }
 
@@ -111,18 +116,18 @@ class SubsampledGaussianLoss {
     const q = this.q;
     if (q < 1) {
       if (this.adjacency === 'add' && eps >= -this.log1mQ) return 0;
-      if (this.adjacency === 'remove' && eps <= this.log1mQ) return -Math.expm1(eps);
+      if (this.adjacency === 'remove' && eps <= this.log1mQ) return -expm1(eps);
     }
     const x = this.inverseLoss(eps);
-    if (x === -Infinity) return 0;
-    if (x === Infinity) return -Math.expm1(eps);
-    const d = this.upperCdf(x) - Math.exp(eps + this.lowerLogCdf(x));
-    return Math.min(1, Math.max(0, d));
+    if (x === -INF) return 0;
+    if (x === INF) return -expm1(eps);
+    const d = this.upperCdf(x) - exp(eps + this.lowerLogCdf(x));
+    return min(1, max(0, d));
   }
 
   /** [lowerX, upperX]: outside it each Gaussian has tail mass <= 0.5 e^-50. */
   truncation(): [number, number] {
-    let lowerX = this.sigma * normalPpfFromLog(Math.log(0.5) + LOG_MASS_TRUNCATION_BOUND);
+    let lowerX = this.sigma * normalPpfFromLog(log(0.5) + LOG_MASS_TRUNCATION_BOUND);
     let upperX = -lowerX;
     if (this.adjacency === 'add') upperX += 1;
     else lowerX -= 1;
@@ -137,13 +142,13 @@ class SubsampledGaussianLoss {
 export function gaussianPldPmf(sigma: number, samplingProbability: number, adjacency: Adjacency, discretization: number): PldPmf {
   const mech = new SubsampledGaussianLoss(sigma, samplingProbability, adjacency);
   const [lowerX, upperX] = mech.truncation();
-  const hi = Math.ceil(mech.loss(lowerX) / discretization);
-  const lo = Math.floor(mech.loss(upperX) / discretization);
+  const hi = ceil(mech.loss(lowerX) / discretization);
+  const lo = floor(mech.loss(upperX) / discretization);
   const n = hi - lo + 1;
   const deltas = new Float64Array(n);
-  let running = Infinity;
+  let running = INF;
   for (let i = 0; i < n; i++) {
-    running = Math.min(running, mech.delta((lo + i) * discretization)); // delta(eps) is non-increasing
+    running = min(running, mech.delta((lo + i) * discretization)); // delta(eps) is non-increasing
     deltas[i] = running;
   }
   const probs = new Float64Array(n);
@@ -151,12 +156,12 @@ export function gaussianPldPmf(sigma: number, samplingProbability: number, adjac
     probs[0] = 1 - deltas[0]!;
     return { discretization, lower: lo, probs, infinityMass: deltas[0]! };
   }
-  const em1 = Math.expm1(discretization);
-  const e = Math.exp(discretization);
+  const em1 = expm1(discretization);
+  const e = exp(discretization);
   const diff = (i: number) => deltas[i + 1]! - deltas[i]!;
-  probs[0] = Math.max(0, 1 - deltas[0]! + diff(0) / em1);
-  for (let i = 1; i < n - 1; i++) probs[i] = Math.max(0, (diff(i) - diff(i - 1) * e) / em1);
-  probs[n - 1] = Math.max(0, diff(n - 2) / Math.expm1(-discretization));
+  probs[0] = max(0, 1 - deltas[0]! + diff(0) / em1);
+  for (let i = 1; i < n - 1; i++) probs[i] = max(0, (diff(i) - diff(i - 1) * e) / em1);
+  probs[n - 1] = max(0, diff(n - 2) / expm1(-discretization));
   return { discretization, lower: lo, probs, infinityMass: deltas[n - 1]! };
 }
 
@@ -172,7 +177,7 @@ function nextPow2(n: number): number {
 /** Full complex spectrum (interleaved re, im) of a real sequence zero-padded to size. */
 function spectrum(fft: FFT, values: Float64Array, size: number): Float64Array {
   const input = new Float64Array(size);
-  input.set(values.subarray(0, Math.min(values.length, size)));
+  input.set(values.subarray(0, min(values.length, size)));
   const out = new Float64Array(2 * size);
   fft.realTransform(out, input);
   fft.completeSpectrum(out);
@@ -244,23 +249,23 @@ function selfConvolveBounds(probs: Float64Array, n: number, tailMass: number): [
   let upper = (len - 1) * n;
   let lower = 0;
   if (tailMass === 0) return [lower, upper];
-  const logTail = Math.log(2 / tailMass);
+  const logTail = log(2 / tailMass);
   for (let k = -20; k <= 20; k++) {
     if (k === 0) continue;
     const t = k / len;
     // E[e^{t i}] with |t i| <= 20, so the plain sum cannot overflow; e^{t i} by recurrence
-    const r = Math.exp(t);
+    const r = exp(t);
     let w = 1;
     let mgf = 0;
     for (let i = 0; i < len; i++) {
       mgf += probs[i]! * w;
       w *= r;
     }
-    const logMgf = Math.log(mgf);
+    const logMgf = log(mgf);
     const bound = (n * logMgf + logTail) / t;
     if (!Number.isFinite(bound)) continue;
-    if (t > 0) upper = Math.min(upper, Math.ceil(bound));
-    else lower = Math.max(lower, Math.floor(bound));
+    if (t > 0) upper = min(upper, ceil(bound));
+    else lower = max(lower, floor(bound));
   }
   return [lower, upper];
 }
@@ -271,7 +276,7 @@ export function selfComposePmf(pmf: PldPmf, n: number, tailMassTruncation = 1e-1
   if (n === 1) return pmf;
   const [lo, hi] = selfConvolveBounds(pmf.probs, n, tailMassTruncation);
   const outLen = hi - lo + 1;
-  const size = nextPow2(Math.max(outLen, pmf.probs.length));
+  const size = nextPow2(max(outLen, pmf.probs.length));
   const fft = new FFT(size);
   const spec = spectrum(fft, pmf.probs, size);
   // The input is real, so the spectrum is Hermitian: power the first half and mirror it.
@@ -280,14 +285,14 @@ export function selfComposePmf(pmf: PldPmf, n: number, tailMassTruncation = 1e-1
     const k = 2 * m;
     const re = spec[k]!;
     const im = spec[k + 1]!;
-    const r = Math.hypot(re, im);
+    const r = hypot(re, im);
     let outRe = 0;
     let outIm = 0;
     if (r > 0) {
-      const rn = Math.exp(n * Math.log(r));
-      const theta = n * Math.atan2(im, re);
-      outRe = rn * Math.cos(theta);
-      outIm = rn * Math.sin(theta);
+      const rn = exp(n * log(r));
+      const theta = n * atan2(im, re);
+      outRe = rn * cos(theta);
+      outIm = rn * sin(theta);
     }
     spec[k] = outRe;
     spec[k + 1] = outIm;
@@ -300,8 +305,8 @@ export function selfComposePmf(pmf: PldPmf, n: number, tailMassTruncation = 1e-1
   // index i of the true convolution sits at i mod size; read the window [lo, hi]
   const probs = new Float64Array(outLen);
   for (let j = 0; j < outLen; j++) probs[j] = circular[(lo + j) % size]!;
-  const inf = tailMassTruncation - Math.expm1(n * Math.log1p(-pmf.infinityMass));
-  return { discretization: pmf.discretization, lower: pmf.lower * n + lo, probs, infinityMass: Math.min(1, inf) };
+  const inf = tailMassTruncation - expm1(n * log1p(-pmf.infinityMass));
+  return { discretization: pmf.discretization, lower: pmf.lower * n + lo, probs, infinityMass: min(1, inf) };
 }
 
 /** delta(eps) = mass(+inf) + sum_{loss > eps} (1 - e^{eps - loss}) p(loss). */
@@ -311,28 +316,28 @@ export function pmfDelta(pmf: PldPmf, epsilon: number): number {
   for (let i = pmf.probs.length - 1; i >= 0; i--) {
     const loss = (pmf.lower + i) * d;
     if (!(loss > epsilon)) break;
-    delta += -Math.expm1(epsilon - loss) * pmf.probs[i]!;
+    delta += -expm1(epsilon - loss) * pmf.probs[i]!;
   }
-  return Math.min(1, Math.max(0, delta));
+  return min(1, max(0, delta));
 }
 
-/** Smallest eps >= 0 with pmfDelta(pmf, eps) <= delta (Infinity if none). */
+/** Smallest eps >= 0 with pmfDelta(pmf, eps) <= delta (INF if none). */
 export function pmfEpsilon(pmf: PldPmf, delta: number): number {
-  if (pmf.infinityMass > delta) return Infinity;
+  if (pmf.infinityMass > delta) return INF;
   const d = pmf.discretization;
   let massUpper = pmf.infinityMass;
   let massLower = 0;
   for (let i = pmf.probs.length - 1; i >= 0; i--) {
     const loss = (pmf.lower + i) * d;
     // Between grid points delta(eps) = massUpper - e^eps massLower; stop once its root lies above this loss.
-    if (massUpper > delta && massLower > 0 && Math.log((massUpper - delta) / massLower) >= loss) break;
+    if (massUpper > delta && massLower > 0 && log((massUpper - delta) / massLower) >= loss) break;
     const p = pmf.probs[i]!;
     massUpper += p;
-    massLower += Math.exp(-loss) * p;
-    if (massUpper >= delta && massLower === 0) return Math.max(0, loss);
+    massLower += exp(-loss) * p;
+    if (massUpper >= delta && massLower === 0) return max(0, loss);
   }
   if (massUpper <= massLower + delta) return 0;
-  return Math.log((massUpper - delta) / massLower);
+  return log((massUpper - delta) / massLower);
 }
 
 // ---------------------------------------------------------------------------
@@ -417,7 +422,7 @@ export class PldAccountant implements PrivacyAccountant {
         const z = event.noiseMultiplier;
         if (z === 0) this.nonPrivate = true;
         // count Gaussians compose exactly into one with noise z / sqrt(count)
-        else this.composeSymmetric(gaussianPldPmf(z / Math.sqrt(count), 1, 'remove', this.discretization));
+        else this.composeSymmetric(gaussianPldPmf(z / sqrt(count), 1, 'remove', this.discretization));
         return;
       }
       case 'self_composed':
@@ -459,10 +464,10 @@ export class PldAccountant implements PrivacyAccountant {
 
   epsilon(delta: number): number {
     anumber('delta', delta, 0, 1);
-    if (this.nonPrivate) return Infinity;
+    if (this.nonPrivate) return INF;
     if (!this.remove || !this.add) return 0;
     const e = pmfEpsilon(this.remove, delta);
-    return this.add === this.remove ? e : Math.max(e, pmfEpsilon(this.add, delta));
+    return this.add === this.remove ? e : max(e, pmfEpsilon(this.add, delta));
   }
 
   delta(epsilon: number): number {
@@ -470,6 +475,6 @@ export class PldAccountant implements PrivacyAccountant {
     if (this.nonPrivate) return 1;
     if (!this.remove || !this.add) return 0;
     const d = pmfDelta(this.remove, epsilon);
-    return this.add === this.remove ? d : Math.max(d, pmfDelta(this.add, epsilon));
+    return this.add === this.remove ? d : max(d, pmfDelta(this.add, epsilon));
   }
 }

@@ -18,25 +18,28 @@
  * test/dp/accounting-special.test.ts.
  */
 
-const SQRT_PI = Math.sqrt(Math.PI);
-const SQRT2 = Math.SQRT2;
-const LN2 = Math.LN2;
+// Hot loops use module-local bindings: inside jest's vm sandbox every global
+// lookup (Math, Infinity) costs ~200 ns, 50x the arithmetic it guards.
+const { abs, exp, expm1, log, log1p, max, sqrt, LN2, PI, SQRT2 } = Math;
+const INF = Number.POSITIVE_INFINITY;
+
+const SQRT_PI = sqrt(PI);
 const SERIES_LIMIT = 2;
 
 /** log(exp(a) + exp(b)), exact for infinite arguments. */
 export function logAdd(a: number, b: number): number {
   const hi = a > b ? a : b;
   const lo = a > b ? b : a;
-  if (lo === -Infinity) return hi;
-  if (hi === Infinity) return Infinity;
-  return hi + Math.log1p(Math.exp(lo - hi));
+  if (lo === -INF) return hi;
+  if (hi === INF) return INF;
+  return hi + log1p(exp(lo - hi));
 }
 
-/** log(exp(a) - exp(b)) for a >= b (-Infinity when equal). */
+/** log(exp(a) - exp(b)) for a >= b (-INF when equal). */
 export function logSub(a: number, b: number): number {
-  if (b === -Infinity) return a;
-  if (a === b) return -Infinity;
-  return a + Math.log1p(-Math.exp(b - a));
+  if (b === -INF) return a;
+  if (a === b) return -INF;
+  return a + log1p(-exp(b - a));
 }
 
 /** sum_n 2^n x^{2n+1} / (2n+1)!!, so that erf(x) = 2/sqrt(pi) e^{-x^2} * this. */
@@ -62,32 +65,32 @@ function erfcContinuedFraction(x: number): number {
   for (let k = 1; k < 5000; k++) {
     const a = k / 2;
     d = x + a * d;
-    d = Math.abs(d) < tiny ? tiny : d;
+    d = abs(d) < tiny ? tiny : d;
     c = x + a / c;
-    c = Math.abs(c) < tiny ? tiny : c;
+    c = abs(c) < tiny ? tiny : c;
     d = 1 / d;
     const delta = c * d;
     f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
+    if (abs(delta - 1) < 1e-16) break;
   }
   return 1 / f;
 }
 
 /** Complementary error function erfc(x) = 2/sqrt(pi) int_x^inf e^{-t^2} dt. */
 export function erfc(x: number): number {
-  if (Number.isNaN(x)) return NaN;
+  if (x !== x) return NaN;
   if (x < 0) return 2 - erfc(-x);
-  if (x < SERIES_LIMIT) return 1 - (2 / SQRT_PI) * Math.exp(-x * x) * erfSeries(x);
+  if (x < SERIES_LIMIT) return 1 - (2 / SQRT_PI) * exp(-x * x) * erfSeries(x);
   if (x > 27.3) return 0;
-  return (Math.exp(-x * x) * erfcContinuedFraction(x)) / SQRT_PI;
+  return (exp(-x * x) * erfcContinuedFraction(x)) / SQRT_PI;
 }
 
 /** log erfc(x), finite for every finite x. */
 export function logErfc(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  if (x === Infinity) return -Infinity;
-  if (x < SERIES_LIMIT) return Math.log(erfc(x));
-  return -x * x + Math.log(erfcContinuedFraction(x) / SQRT_PI);
+  if (x !== x) return NaN;
+  if (x === INF) return -INF;
+  if (x < SERIES_LIMIT) return log(erfc(x));
+  return -x * x + log(erfcContinuedFraction(x) / SQRT_PI);
 }
 
 /** Standard normal CDF Phi(z). */
@@ -97,35 +100,35 @@ export function normalCdf(z: number): number {
 
 /** log Phi(z), accurate in both tails (log Phi(-40) = -804.6...). */
 export function logNormalCdf(z: number): number {
-  if (z === -Infinity) return -Infinity;
-  if (z === Infinity) return 0;
+  if (z === -INF) return -INF;
+  if (z === INF) return 0;
   if (z < 0) return logErfc(-z / SQRT2) - LN2;
-  return Math.log1p(-0.5 * erfc(z / SQRT2));
+  return log1p(-0.5 * erfc(z / SQRT2));
 }
 
 /** Standard normal quantile: the z with log Phi(z) = logP (logP < 0), by Newton's method on log Phi. */
 export function normalPpfFromLog(logP: number): number {
-  if (!(logP < 0)) return logP === 0 ? Infinity : NaN;
-  if (logP === -Infinity) return -Infinity;
+  if (!(logP < 0)) return logP === 0 ? INF : NaN;
+  if (logP === -INF) return -INF;
   // Start from the tail asymptote (lower half) or the upper-half reflection.
   const upper = logP > -LN2;
-  const tailLog = upper ? Math.log(-Math.expm1(logP)) : logP;
-  let z = -Math.sqrt(-2 * tailLog);
+  const tailLog = upper ? log(-expm1(logP)) : logP;
+  let z = -sqrt(-2 * tailLog);
   if (z > -1) z = -0.5;
   for (let i = 0; i < 100; i++) {
     const lc = logNormalCdf(z);
     // d/dz log Phi = phi(z) / Phi(z)
-    const slope = Math.exp(-0.5 * z * z - 0.5 * Math.log(2 * Math.PI) - lc);
+    const slope = exp(-0.5 * z * z - 0.5 * log(2 * PI) - lc);
     const step = (lc - tailLog) / slope;
     z -= step;
-    if (Math.abs(step) <= 1e-15 * Math.max(1, Math.abs(z))) break;
+    if (abs(step) <= 1e-15 * max(1, abs(z))) break;
   }
   return upper ? -z : z;
 }
 
 /** Standard normal quantile Phi^{-1}(p) for p in (0, 1). */
 export function normalPpf(p: number): number {
-  if (p <= 0) return -Infinity;
-  if (p >= 1) return Infinity;
-  return p < 0.5 ? normalPpfFromLog(Math.log(p)) : -normalPpfFromLog(Math.log1p(-p));
+  if (p <= 0) return -INF;
+  if (p >= 1) return INF;
+  return p < 0.5 ? normalPpfFromLog(log(p)) : -normalPpfFromLog(log1p(-p));
 }
