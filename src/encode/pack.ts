@@ -12,12 +12,15 @@
  * last byte are zero; unpackBits rejects a non-zero padding so that every
  * vector has exactly one encoding (I3: decoded data is validated).
  *
- * Speed: b = 8, 16, 32 are typed-array copies; other widths run a
- * word-at-a-time loop (a 64-bit window kept in two 32-bit halves: the
+ * Speed: b = 8, 16, 32 are typed-array copies. Other widths run a generated,
+ * fully unrolled kernel per width (src/encode/pack-kernels.ts: 32 values
+ * <-> b words per iteration, no branches), and a word-at-a-time loop for the
+ * last n mod 32 values (a 64-bit window kept in two 32-bit halves: the
  * partially filled output word and the value's spill-over bits).
  */
 import { InvalidArgument } from '../errors.js';
 import { abits, aint, auint32s } from '../util/assert.js';
+import { PACK_KERNELS, UNPACK_KERNELS } from './pack-kernels.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -47,38 +50,48 @@ export function packBits(values: Uint32Array, bits: number): Uint8Array {
   abits('packBits: bits', bits);
   const n = values.length;
   const length = packedLength(n, bits);
+  const out = new Uint8Array(length);
+  if (LITTLE_ENDIAN && bits === 32) {
+    out.set(new Uint8Array(values.buffer, values.byteOffset, 4 * n));
+    return out;
+  }
+  if (LITTLE_ENDIAN && bits !== 8 && bits !== 16) {
+    // The kernels OR the values as they pack: validated without a second pass.
+    const or = packWords(values, bits, out);
+    if (or >>> bits !== 0) throwTooWide(values, bits);
+    return out;
+  }
   if (bits < 32) {
     // One OR-reduction validates every value in a branch-free pass.
     let or = 0;
     for (let i = 0; i < n; i++) or |= values[i]!;
     if (or >>> bits !== 0) throwTooWide(values, bits);
   }
-  const out = new Uint8Array(length);
-  if (!LITTLE_ENDIAN) {
-    packGeneric(values, bits, out);
-    return out;
-  }
-  if (bits === 32) {
-    out.set(new Uint8Array(values.buffer, values.byteOffset, 4 * n));
-  } else if (bits === 16) {
-    new Uint16Array(out.buffer, 0, n).set(values);
-  } else if (bits === 8) {
-    out.set(values);
-  } else {
-    packWords(values, bits, out);
-  }
+  if (!LITTLE_ENDIAN) packGeneric(values, bits, out);
+  else if (bits === 16) new Uint16Array(out.buffer, 0, n).set(values);
+  else out.set(values); // bits === 8
   return out;
 }
 
-/** General b < 32 on a little-endian machine: whole 32-bit words, then a byte tail. */
-function packWords(values: Uint32Array, bits: number, out: Uint8Array): void {
+/**
+ * General b < 32 on a little-endian machine: whole 32-bit words, then a byte
+ * tail. Returns the OR of all values (the caller checks it is < 2^b).
+ */
+function packWords(values: Uint32Array, bits: number, out: Uint8Array): number {
   const n = values.length;
+  const groups = n >>> 5;
+  const kernel = PACK_KERNELS[bits];
+  let or = 0;
+  if (kernel !== undefined && groups > 0) or = kernel(values, new Int32Array(out.buffer, 0, groups * bits), groups);
+  // Each group of 32 values ends on a word boundary: continue from there.
   const words = new Uint32Array(out.buffer, 0, out.length >>> 2);
+  const start = kernel === undefined ? 0 : groups * 32;
   let acc = 0; // low bits of the output word being filled
   let fill = 0; // bits of acc in use, 0 <= fill < 32
-  let w = 0;
-  for (let i = 0; i < n; i++) {
+  let w = (start * bits) >>> 5;
+  for (let i = start; i < n; i++) {
     const v = values[i]!;
+    or |= v;
     acc |= v << fill;
     fill += bits;
     if (fill >= 32) {
@@ -92,6 +105,7 @@ function packWords(values: Uint32Array, bits: number, out: Uint8Array): void {
     out[k] = acc & 0xff;
     acc >>>= 8;
   }
+  return or;
 }
 
 /** Portable byte-at-a-time packer (big-endian hosts; the tests' reference). */
@@ -114,11 +128,16 @@ export function packGeneric(values: Uint32Array, bits: number, out: Uint8Array):
 
 /**
  * Inverse of {@link packBits}: read `count` values of `bits` bits.
+ * @param out optional destination of length `count` (a server unpacking one
+ *   vector per client can reuse one buffer instead of allocating d words
+ *   each time); a fresh array when omitted.
+ * @returns `out` (or the fresh array).
  * @throws InvalidArgument for a non-Uint8Array, bits outside [1, 32], a count
  *   that is not a non-negative integer, `bytes.length !== ceil(count * bits / 8)`,
- *   or non-zero padding bits after the last value.
+ *   an `out` that is not a Uint32Array of length count, or non-zero padding
+ *   bits after the last value (then the contents of `out` are unspecified).
  */
-export function unpackBits(bytes: Uint8Array, bits: number, count: number): Uint32Array {
+export function unpackBits(bytes: Uint8Array, bits: number, count: number, out?: Uint32Array): Uint32Array {
   if (!(bytes instanceof Uint8Array)) throw new InvalidArgument('unpackBits: bytes must be a Uint8Array');
   abits('unpackBits: bits', bits);
   aint('unpackBits: count', count, 0);
@@ -126,11 +145,12 @@ export function unpackBits(bytes: Uint8Array, bits: number, count: number): Uint
   if (bytes.length !== length) {
     throw new InvalidArgument(`unpackBits: ${count} values of ${bits} bits take ${length} bytes, got ${bytes.length}`);
   }
-  const out = new Uint32Array(count);
+  if (out === undefined) out = new Uint32Array(count);
+  else auint32s('unpackBits: out', out, count);
   if (!LITTLE_ENDIAN) {
     unpackGeneric(bytes, bits, out);
   } else if (bits === 32) {
-    new Uint8Array(out.buffer).set(bytes);
+    new Uint8Array(out.buffer, out.byteOffset, 4 * count).set(bytes);
   } else if (bits === 16) {
     const src = aligned(bytes, 2);
     out.set(new Uint16Array(src.buffer, src.byteOffset, count));
@@ -155,13 +175,17 @@ function aligned(bytes: Uint8Array, unit: number): Uint8Array {
 
 function unpackWords(bytes: Uint8Array, bits: number, out: Uint32Array): void {
   const src = aligned(bytes, 4);
-  const words = new Uint32Array(src.buffer, src.byteOffset, src.length >>> 2);
-  const mask = 2 ** bits - 1;
   const count = out.length;
+  const groups = count >>> 5;
+  const kernel = UNPACK_KERNELS[bits];
+  if (kernel !== undefined && groups > 0) kernel(new Int32Array(src.buffer, src.byteOffset, groups * bits), out, groups);
+  const words = new Uint32Array(src.buffer, src.byteOffset, src.length >>> 2);
+  const start = kernel === undefined ? 0 : groups * 32;
+  const mask = 2 ** bits - 1;
   let acc = 0; // unread bits of the current word, right-aligned
   let avail = 0; // number of them, 0 <= avail < 32
-  let w = 0;
-  for (let i = 0; i < count; i++) {
+  let w = (start * bits) >>> 5;
+  for (let i = start; i < count; i++) {
     if (avail >= bits) {
       out[i] = acc & mask;
       acc >>>= bits;
@@ -174,7 +198,8 @@ function unpackWords(bytes: Uint8Array, bits: number, out: Uint32Array): void {
       avail += 32 - bits;
     }
   }
-  // The whole last word was read (its padding lands in acc): it must be zero.
+  // The whole last word was read (its padding lands in acc): it must be
+  // zero. When the values end on a word boundary there is no padding.
   if (acc !== 0) throw new InvalidArgument('unpackBits: non-zero padding bits after the last value');
 }
 

@@ -108,6 +108,31 @@ describe('packBits / unpackBits', () => {
     expectInvalid(() => packBits(Uint32Array.of(1, 2 ** 20), 20), /value 1\b/);
     expectInvalid(() => packBits(Uint32Array.of(2), 1), /value 0\b/);
     expectInvalid(() => packBits(Uint32Array.of(2 ** 31), 31), /value 0\b/);
+    // Inside the unrolled kernels' range (groups of 32) and in the tail after them.
+    for (const bits of [1, 7, 20, 31]) {
+      for (const at of [0, 5, 31, 40, 99]) {
+        const v = new Uint32Array(100);
+        v[at] = 2 ** bits;
+        expectInvalid(() => packBits(v, bits), new RegExp(`value ${at}\\b`));
+      }
+    }
+  });
+
+  test('unpackBits can fill a caller-provided buffer', () => {
+    for (const bits of [3, 8, 16, 20, 32]) {
+      const values = Uint32Array.from({ length: 77 }, (_, i) => (i * 40503) % 2 ** bits);
+      const bytes = packBits(values, bits);
+      const out = new Uint32Array(77).fill(0xdeadbeef);
+      expect(unpackBits(bytes, bits, 77, out)).toBe(out);
+      expect(sameBytes(out, values)).toBe(true);
+      // A subarray destination with a non-zero offset.
+      const big = new Uint32Array(80);
+      unpackBits(bytes, bits, 77, big.subarray(2, 79));
+      expect(sameBytes(big.subarray(2, 79), values)).toBe(true);
+      expect(big[0]).toBe(0);
+      expectInvalid(() => unpackBits(bytes, bits, 77, new Uint32Array(76)));
+      expectInvalid(() => unpackBits(bytes, bits, 77, new Int32Array(77) as unknown as Uint32Array));
+    }
   });
 
   test('length, count, type and bit-width errors are InvalidArgument', () => {
