@@ -9,3 +9,4 @@ export * from './signatures.js';
 export * from './x25519.js';
 export * from './aead.js';
 export * from './prg.js';
+export * from './shamir.js';
