@@ -42,7 +42,7 @@ const fmt = (v: number | null | undefined): string => (v === null || v === undef
 function table(report: LedgerReport, accountants: readonly AccountantName[]): string {
   const head = ['round', ...accountants.map((a) => (a === 'gdp' ? 'gdp*' : a) + (a === report.accountant ? ' (ledger)' : '')), 'budget left', 'survivors/t', 'flags'];
   const rows = report.rounds.map((r) => [
-    String(r.round), ...accountants.map((a) => fmt(r.epsilon[a])), fmt(r.budgetLeft),
+    String(r.round), ...accountants.map((a) => (a in r.epsilon ? fmt(r.epsilon[a]) : '-')), fmt(r.budgetLeft),
     `${String(r.params.survivors)}/${String(r.params.minClients)}`, r.flags.join(','),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
@@ -143,6 +143,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
     if (report.rounds.length > 0) {
       out.push(table(report, accountants));
       out.push('* gdp is the CLT approximation of Bu et al. 2020: it can under-report epsilon.');
+      if (report.rounds.some((r) => accountants.some((a) => !(a in r.epsilon)))) out.push('- not recomputed at this round (PLD is sampled on a grid of rounds; the last round always is).');
       const unsupported = new Map<string, string>();
       for (const r of report.rounds) for (const [a, why] of Object.entries(r.unsupported)) if (!unsupported.has(a)) unsupported.set(a, why);
       for (const [a, why] of unsupported) out.push(`n/a: ${a} cannot account for these events (${why})`);

@@ -20,7 +20,7 @@
  * Pure (no I/O): works on bytes or text, in Node and in browsers.
  */
 import { InvalidArgument } from '../errors.js';
-import { anumber } from '../util/assert.js';
+import { aint, anumber } from '../util/assert.js';
 import { createAccountant } from './accountant.js';
 import { validateEvent, type DpEvent } from './events.js';
 import {
@@ -62,16 +62,27 @@ function errorText(err: unknown): string {
  * an event (or fails); `Infinity` when it reports no finite bound.
  */
 export function epsilonOfRuns(runs: readonly EventRun[], name: AccountantName, delta: number): { epsilon: number | null; reason?: string } {
+  // Accountants are deterministic, so results are memoised by the exact composition (a server
+  // re-verifying on restart and an auditor re-running do not pay twice).
+  const memoKey = `${name}|${delta}|${runs.map((r) => `${r.count}*${r.key}`).join('|')}`;
+  const hit = memo.get(memoKey);
+  if (hit) return hit;
+  let result: { epsilon: number | null; reason?: string };
   try {
     const acc = createAccountant(name);
     for (const r of runs) acc.compose(r.event, r.count);
     const epsilon = acc.epsilon(delta);
-    if (typeof epsilon !== 'number' || Number.isNaN(epsilon)) return { epsilon: null, reason: `${name} returned ${String(epsilon)}` };
-    return { epsilon };
+    result = typeof epsilon !== 'number' || Number.isNaN(epsilon) ? { epsilon: null, reason: `${name} returned ${String(epsilon)}` } : { epsilon };
   } catch (err) {
-    return { epsilon: null, reason: errorText(err) };
+    result = { epsilon: null, reason: errorText(err) };
   }
+  if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value as string);
+  memo.set(memoKey, Object.freeze(result));
+  return result;
 }
+
+const MEMO_LIMIT = 512;
+const memo = new Map<string, { epsilon: number | null; reason?: string }>();
 
 // ---------------------------------------------------------------------------
 // Report types
@@ -93,10 +104,14 @@ export interface LedgerRoundReport {
   readonly event: DpEvent;
   /** Epsilon recorded on the line (header accountant, header delta). */
   readonly recordedEpsilon: number;
-  /** Epsilon after this round at the audit delta, by accountant (null: not supported, see `unsupported`). */
+  /**
+   * Epsilon after this round at the audit delta, by accountant: null when
+   * not supported (see `unsupported`), absent when not recomputed at this
+   * round (PLD is sampled, see VerifyOptions.maxPoints).
+   */
   readonly epsilon: Partial<Record<AccountantName, number | null>>;
   readonly unsupported: Partial<Record<AccountantName, string>>;
-  /** Budget minus the header accountant's recomputed epsilon (negative: exceeded). */
+  /** Budget minus the header accountant's recomputed epsilon (negative: exceeded); null if not computed here. */
   readonly budgetLeft: number | null;
   /** Codes of the consistency issues of this round (details in the report's `issues`). */
   readonly flags: readonly LedgerIssueCode[];
@@ -145,7 +160,16 @@ export interface VerifyOptions {
    * violation). Loosen it to audit ledgers written by another accountant version.
    */
   epsilonTolerance?: number;
+  /**
+   * The PLD accountant (expensive: one FFT composition per point) is
+   * recomputed at most at this many evenly spaced rounds plus the first
+   * and the last (default 50); RDP and GDP at every round.
+   */
+  maxPoints?: number;
 }
+
+/** Accountants recomputed only on a grid of rounds (see VerifyOptions.maxPoints). */
+const EXPENSIVE: ReadonlySet<AccountantName> = new Set<AccountantName>(['pld']);
 
 // ---------------------------------------------------------------------------
 // Shape checks
@@ -372,6 +396,10 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
   const finalEpsilon: Partial<Record<AccountantName, number | null>> = {};
   let delta = options.delta ?? NaN;
   let overReported = false;
+  const totalRounds = Math.max(0, lines.length - 1);
+  const maxPoints = options.maxPoints ?? 50;
+  aint('verifyLedger: maxPoints', maxPoints, 1);
+  const step = Math.max(1, Math.ceil(totalRounds / maxPoints));
 
   for (const raw of lines) {
     const parsed = parseLine(raw);
@@ -438,8 +466,11 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
 
     pushEvent(runs, r.event);
     const recorded = r.epsilon === 'Infinity' ? Infinity : r.epsilon;
-    const atHeader = epsilonOfRuns(runs, hdr.accountant, hdr.delta);
-    if (atHeader.epsilon === null) {
+    const computeNow = (a: AccountantName): boolean => !EXPENSIVE.has(a) || r.round % step === 0 || r.round === 1 || r.round === totalRounds;
+    const atHeader = computeNow(hdr.accountant) ? epsilonOfRuns(runs, hdr.accountant, hdr.delta) : null;
+    if (atHeader === null) {
+      // Not recomputed at this round (sampled accountant); the last round always is.
+    } else if (atHeader.epsilon === null) {
       consistency('EPSILON_MISMATCH', `the header's accountant ${hdr.accountant} cannot recompute epsilon: ${atHeader.reason ?? 'unknown reason'}`);
     } else if (recorded < atHeader.epsilon * (1 - tol)) {
       consistency('EPSILON_MISMATCH', `recorded epsilon ${recorded} is below the recomputed ${hdr.accountant} epsilon ${atHeader.epsilon}`);
@@ -450,16 +481,36 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
     const epsilon: Partial<Record<AccountantName, number | null>> = {};
     const unsupported: Partial<Record<AccountantName, string>> = {};
     for (const a of accountants) {
-      const res = a === hdr.accountant && delta === hdr.delta ? atHeader : epsilonOfRuns(runs, a, delta);
+      if (!computeNow(a)) continue;
+      const res = a === hdr.accountant && delta === hdr.delta && atHeader ? atHeader : epsilonOfRuns(runs, a, delta);
       epsilon[a] = res.epsilon;
       if (res.epsilon === null) unsupported[a] = res.reason ?? 'not supported';
     }
-    const own = delta === hdr.delta ? atHeader.epsilon : epsilon[hdr.accountant] ?? epsilonOfRuns(runs, hdr.accountant, delta).epsilon;
+    let own: number | null = null;
+    if (delta === hdr.delta && atHeader) own = atHeader.epsilon;
+    else if (epsilon[hdr.accountant] !== undefined) own = epsilon[hdr.accountant] ?? null;
+    else if (computeNow(hdr.accountant)) own = epsilonOfRuns(runs, hdr.accountant, delta).epsilon;
     rounds.push({
       line: raw.n, round: r.round, time: r.time, params: r.params, event: r.event, recordedEpsilon: recorded,
       epsilon, unsupported, budgetLeft: own === null ? null : hdr.epsilonBudget - own, flags,
     });
-    Object.assign(finalEpsilon, epsilon);
+  }
+
+  // The last verified round always carries every accountant (a scan cut short by an integrity failure may end off the sampling grid).
+  const lastRound = rounds[rounds.length - 1];
+  if (lastRound && header) {
+    const h: LedgerHeader = header;
+    for (const a of accountants) {
+      if (lastRound.epsilon[a] !== undefined) continue;
+      const res = epsilonOfRuns(runs, a, delta);
+      lastRound.epsilon[a] = res.epsilon;
+      if (res.epsilon === null) lastRound.unsupported[a] = res.reason ?? 'not supported';
+    }
+    if (lastRound.budgetLeft === null) {
+      const own = lastRound.epsilon[h.accountant] !== undefined ? lastRound.epsilon[h.accountant] ?? null : epsilonOfRuns(runs, h.accountant, delta).epsilon;
+      rounds[rounds.length - 1] = { ...lastRound, budgetLeft: own === null ? null : h.epsilonBudget - own };
+    }
+    Object.assign(finalEpsilon, lastRound.epsilon);
   }
 
   const hasIntegrity = issues.some((i) => i.kind === 'integrity');
