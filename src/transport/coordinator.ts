@@ -458,25 +458,35 @@ export class Coordinator {
 
   private async afterStep(round: ActiveRound): Promise<void> {
     const stage = round.server.stage;
-    if (stage !== round.stage) {
-      const now = Date.now();
-      round.stageMs.push({ stage: round.stage, ms: now - round.stageStartedAt, viaDeadline: round.viaDeadline === true });
-      this.emit({ type: 'stage', round: round.round, stage, viaDeadline: round.viaDeadline === true });
-      round.stage = stage;
-      round.stageStartedAt = now;
-      round.viaDeadline = false;
-      round.spoke = new Set();
-      if (stage === 'Done' || stage === 'Aborted') {
-        await this.endRound(round);
-        return;
+    if (stage === round.stage) {
+      // The state machine waits for every expected member; once the only
+      // silent ones are disconnected, waiting for the timer is pointless.
+      if (round.roster.some((s) => s.state === 'closed')) {
+        const out = await this.closeStageIfAllSpoke(round);
+        if (out.length > 0 || round.server.stage !== round.stage) {
+          this.route(round, out);
+          await this.afterStep(round);
+        }
       }
-      this.armTimer(round);
-      // Members that dropped earlier will not speak in this stage either.
-      const out = await this.closeStageIfAllSpoke(round);
-      if (out.length > 0 || round.server.stage !== round.stage) {
-        this.route(round, out);
-        await this.afterStep(round);
-      }
+      return;
+    }
+    const now = Date.now();
+    round.stageMs.push({ stage: round.stage, ms: now - round.stageStartedAt, viaDeadline: round.viaDeadline === true });
+    this.emit({ type: 'stage', round: round.round, stage, viaDeadline: round.viaDeadline === true });
+    round.stage = stage;
+    round.stageStartedAt = now;
+    round.viaDeadline = false;
+    round.spoke = new Set();
+    if (stage === 'Done' || stage === 'Aborted') {
+      await this.endRound(round);
+      return;
+    }
+    this.armTimer(round);
+    // Members that dropped earlier will not speak in this stage either.
+    const out = await this.closeStageIfAllSpoke(round);
+    if (out.length > 0 || round.server.stage !== round.stage) {
+      this.route(round, out);
+      await this.afterStep(round);
     }
   }
 

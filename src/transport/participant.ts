@@ -141,17 +141,22 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
       }
     };
 
+    // A step still running when the connection drops (local training, a
+    // stalled hook) is abandoned: the close must end the client promptly.
+    let onClosed!: () => void;
+    const closed = new Promise<void>((r) => (onClosed = r));
     channel.onMessage((frame) => {
       queue = queue.then(async () => {
         if (done) return;
         try {
-          await onMessage(decodeServerMessage(frame));
+          await Promise.race([onMessage(decodeServerMessage(frame)), closed]);
         } catch (err) {
           finish(err instanceof FedveilError ? err : new ProtocolAborted(`client failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
         }
       });
     });
     channel.onClose((info: CloseInfo) => {
+      onClosed();
       // Let queued frames (e.g. an `error` or `bye` just before the close) be handled first.
       void queue.then(() => {
         if (done) return;

@@ -1,0 +1,108 @@
+/**
+ * Real processes on loopback: one `fedveil serve` and many `fedveil join`
+ * (the bundled CLI, see procs.ts). The aggregate is checked against the
+ * plain sum of the survivors' inputs, which each client reveals through the
+ * FEDVEIL_REVEAL_DIR test hook (the coordinator never sees them). Nothing
+ * here asserts on timing: waits are bounded, and dropouts are made
+ * deterministic by the FEDVEIL_TEST_STALL hook and explicit kills.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { artifactsDir, buildCli, exitWithin, plainSum, spawnCli, type Proc } from './procs.js';
+
+let cli: string;
+beforeAll(async () => {
+  cli = await buildCli('multiprocess');
+});
+
+interface ResultLine {
+  round: number;
+  n: number;
+  survivors: string[];
+  roster: string[];
+  sum: number[];
+}
+
+function readResults(file: string): ResultLine[] {
+  return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ResultLine);
+}
+
+function reveal(dir: string, round: number, identity: string): number[] {
+  return JSON.parse(readFileSync(path.join(dir, `${round}-${identity}.json`), 'utf8')) as number[];
+}
+
+async function startServe(dir: string, args: string[]): Promise<{ serve: Proc; url: string }> {
+  const serve = spawnCli(cli, ['serve', '--port', '0', '--enrol-token', 'test-token', '--results', path.join(dir, 'results.jsonl'), ...args]);
+  const line = await serve.waitLine(/listening on wss?:\/\//, 30000);
+  return { serve, url: line.match(/(wss?:\/\/\S+)/)![1]! };
+}
+
+function join(url: string, dir: string, env: Record<string, string> = {}): Proc {
+  return spawnCli(cli, ['join', '--server', url, '--enrol-token', 'test-token'], { FEDVEIL_REVEAL_DIR: dir, ...env });
+}
+
+function fresh(name: string): string {
+  const dir = artifactsDir(name);
+  rmSync(dir, { recursive: true, force: true });
+  return artifactsDir(name);
+}
+
+describe('fedveil serve + fedveil join processes on loopback', () => {
+  test('a coordinator and 20 join processes complete 3 rounds with the exact sum', async () => {
+    const dir = fresh('mp-20');
+    const bits = 20;
+    const { serve, url } = await startServe(dir, ['--min-clients', '20', '--rounds', '3', '--dim', '64', '--bits', String(bits)]);
+    const clients = Array.from({ length: 20 }, () => join(url, dir));
+    const exits = await Promise.all(clients.map((c) => exitWithin(c, 120000)));
+    expect(exits.map((e) => e.code)).toEqual(new Array(20).fill(0));
+    expect((await exitWithin(serve, 30000)).code).toBe(0);
+    const results = readResults(path.join(dir, 'results.jsonl'));
+    expect(results.map((r) => r.round)).toEqual([1, 2, 3]);
+    for (const r of results) {
+      expect(r.survivors).toHaveLength(20);
+      expect(r.sum).toEqual(plainSum(r.survivors.map((id) => reveal(dir, r.round, id)), bits));
+    }
+    for (const c of clients) expect(c.stderr.join('\n')).toMatch(/done: 3 rounds completed/);
+  });
+
+  test('a client killed after sending its masked input and one killed before: the round completes with the exact sum', async () => {
+    const dir = fresh('mp-faults');
+    const bits = 16;
+    const { serve, url } = await startServe(dir, ['--min-clients', '10', '--rounds', '1', '--dim', '32', '--bits', String(bits), '--dropout', '0.3', '--stage-timeout', '60000']);
+    const honest = Array.from({ length: 8 }, () => join(url, dir));
+    const killedBefore = join(url, dir, { FEDVEIL_TEST_STALL: 'MaskedInput' });
+    const killedAfter = join(url, dir);
+    await killedBefore.waitLine(/stalling before MaskedInput/);
+    killedBefore.child.kill('SIGKILL');
+    await killedAfter.waitLine(/masked input sent/);
+    killedAfter.child.kill('SIGKILL');
+    const exits = await Promise.all(honest.map((c) => exitWithin(c, 120000)));
+    expect(exits.map((e) => e.code)).toEqual(new Array(8).fill(0));
+    expect((await exitWithin(serve, 30000)).code).toBe(0);
+    const [r] = readResults(path.join(dir, 'results.jsonl'));
+    const idOf = (p: Proc) => p.stderr.find((l) => l.includes('authenticated'))!.match(/join ([0-9a-f]{8})/)![1]!;
+    const beforeId = r!.roster.find((id) => id.startsWith(idOf(killedBefore)))!;
+    const afterId = r!.roster.find((id) => id.startsWith(idOf(killedAfter)))!;
+    expect(r!.n).toBe(10);
+    expect(r!.survivors).not.toContain(beforeId);
+    expect(r!.survivors).toContain(afterId);
+    expect(r!.survivors).toHaveLength(9);
+    expect(r!.sum).toEqual(plainSum(r!.survivors.map((id) => reveal(dir, 1, id)), bits));
+  });
+
+  test('stopping the coordinator mid-round: every client exits non-zero with one clear line, no stack trace', async () => {
+    const dir = fresh('mp-stop');
+    const { serve, url } = await startServe(dir, ['--min-clients', '4', '--rounds', '2', '--dim', '16', '--bits', '16', '--stage-timeout', '600000']);
+    const clients = [join(url, dir), join(url, dir), join(url, dir), join(url, dir, { FEDVEIL_TEST_STALL: 'MaskedInput' })];
+    await clients[3]!.waitLine(/stalling before MaskedInput/);
+    serve.child.kill('SIGTERM');
+    await exitWithin(serve, 30000);
+    const exits = await Promise.all(clients.map((c) => exitWithin(c, 30000)));
+    for (const [i, c] of clients.entries()) {
+      expect(exits[i]!.code).toBe(1);
+      const errLines = c.stderr.filter((l) => l.startsWith('fedveil: '));
+      expect(errLines).toEqual([expect.stringMatching(/^fedveil: CONNECTION_LOST: connection to the coordinator lost during round 1 \(code 1001: coordinator shutting down\)$/)]);
+      expect(c.stderr.some((l) => /^\s+at /.test(l))).toBe(false);
+    }
+  });
+});
