@@ -1,0 +1,120 @@
+/**
+ * `fedveil epsilon --noise-multiplier z --sample-rate q --rounds T --delta D
+ *   [--accountant rdp|pld|gdp|all] [--mechanism gaussian|ddg|skellam ...] [--json]`
+ * (DESIGN.md section 7): the epsilon of T rounds of Poisson-sampled noise
+ * addition. `--json` prints `{"accountant","epsilon","delta","order"?}` or,
+ * for `all`, `{"rdp":{...},"pld":{...},"gdp":{...}}`. GDP results carry
+ * `"approximate": true` (the CLT can under-report).
+ *
+ * For `--mechanism ddg|skellam` the per-round event is built by
+ * distributedEvent (src/dp/distributed-rdp.ts) from the clip norm, scale,
+ * padded dimension and minimum clients t; only the RDP accountant has a
+ * bound for those mechanisms (PLD/GDP report `{"unsupported": reason}` in
+ * `all` mode and exit 1 when asked for alone).
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseNumber, parsePositiveInteger, parseProbability, printJson } from './common.js';
+
+type Kind = 'rdp' | 'pld' | 'gdp';
+
+export interface EpsilonCliOptions {
+  noiseMultiplier: number;
+  sampleRate: number;
+  rounds: number;
+  delta: number;
+  accountant: Kind | 'all';
+  mechanism: 'gaussian' | 'ddg' | 'skellam';
+  clipNorm: number;
+  scale: number;
+  dimension?: number;
+  minClients?: number;
+  beta?: number;
+  json?: boolean;
+}
+
+function parseDelta(value: string): number {
+  const v = parseNumber(value);
+  if (!(v > 0 && v < 1)) throw new InvalidArgumentError(`expected a number in (0, 1), got "${value}"`);
+  return v;
+}
+
+function parsePositive(value: string): number {
+  const v = parseNumber(value);
+  if (!(v > 0)) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
+  return v;
+}
+
+/** Compute what the command prints (tests call this directly). */
+export async function runEpsilon(o: EpsilonCliOptions): Promise<Record<string, unknown>> {
+  const dp = await import('../dp/index.js');
+  let event;
+  if (o.mechanism === 'gaussian') {
+    event = dp.poissonGaussianRounds(o.noiseMultiplier, o.sampleRate, o.rounds);
+  } else {
+    if (o.dimension === undefined || o.minClients === undefined) {
+      throw new dp.UnsupportedEvent(`--mechanism ${o.mechanism} needs --dimension and --min-clients`, null);
+    }
+    const round = dp.distributedEvent({
+      mechanism: o.mechanism,
+      clipNorm: o.clipNorm,
+      noiseMultiplier: o.noiseMultiplier,
+      scale: o.scale,
+      dimension: o.dimension,
+      minClients: o.minClients,
+      ...(o.beta === undefined ? {} : { beta: o.beta }),
+    });
+    event = dp.selfComposedEvent(dp.poissonSampledEvent(o.sampleRate, round), o.rounds);
+  }
+  const one = (kind: Kind): Record<string, unknown> => {
+    const r = dp.computeEpsilon(event, o.delta, kind);
+    return { ...r };
+  };
+  if (o.accountant !== 'all') return one(o.accountant);
+  const out: Record<string, unknown> = {};
+  for (const kind of ['rdp', 'pld', 'gdp'] as const) {
+    try {
+      out[kind] = one(kind);
+    } catch (err) {
+      if (!(err instanceof dp.UnsupportedEvent)) throw err;
+      out[kind] = { accountant: kind, unsupported: err.message };
+    }
+  }
+  return out;
+}
+
+function line(r: Record<string, unknown>): string {
+  if ('unsupported' in r) return `${String(r.accountant)}: unsupported (${String(r.unsupported)})`;
+  const eps = r.epsilon as number;
+  let s = `${String(r.accountant)}: epsilon = ${Number.isFinite(eps) ? eps.toPrecision(8) : String(eps)} at delta = ${String(r.delta)}`;
+  if (r.order !== undefined) s += ` (order ${String(r.order)})`;
+  if (r.approximate) s += ' [approximate: CLT, can under-report]';
+  if (Array.isArray(r.warnings)) s += `\n  warnings: ${r.warnings.length} (e.g. ${String(r.warnings[0])})`;
+  return s;
+}
+
+export function register(program: Command): void {
+  program
+    .command('epsilon')
+    .description('epsilon of T rounds of Poisson-sampled Gaussian (or DDG/Skellam) noise, with RDP, PLD and/or GDP accounting')
+    .requiredOption('--noise-multiplier <z>', 'noise standard deviation / L2 sensitivity (central)', parsePositive)
+    .requiredOption('--sample-rate <q>', 'Poisson sampling rate in [0, 1]', parseProbability)
+    .requiredOption('--rounds <T>', 'number of rounds', parsePositiveInteger)
+    .requiredOption('--delta <D>', 'target delta in (0, 1)', parseDelta)
+    .addOption(new Option('--accountant <name>', 'accountant').choices(['rdp', 'pld', 'gdp', 'all']).default('rdp'))
+    .addOption(new Option('--mechanism <name>', 'noise mechanism').choices(['gaussian', 'ddg', 'skellam']).default('gaussian'))
+    .option('--clip-norm <C>', 'ddg/skellam: L2 clip norm', parsePositive, 1)
+    .option('--scale <s>', 'ddg/skellam: scale applied before integer rounding', parsePositive, 1)
+    .option('--dimension <d>', 'ddg/skellam: padded dimension', parsePositiveInteger)
+    .option('--min-clients <t>', 'ddg/skellam: minimum clients whose noise is in every sum (I6)', parsePositiveInteger)
+    .option('--beta <b>', 'ddg/skellam: conditional rounding failure probability', parseNumber)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: EpsilonCliOptions) => {
+      const result = await runEpsilon(opts);
+      if (opts.json) {
+        printJson(result);
+        return;
+      }
+      const lines = opts.accountant === 'all' ? Object.values(result).map((r) => line(r as Record<string, unknown>)) : [line(result)];
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}
