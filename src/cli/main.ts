@@ -14,6 +14,8 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./audit.js'),
   () => import('./serve.js'),
   () => import('./join.js'),
+  () => import('./epsilon.js'),
+  () => import('./calibrate.js'),
 ];
 
 async function main(argv: string[]): Promise<number> {
