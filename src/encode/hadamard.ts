@@ -27,7 +27,7 @@
  * radix-4 butterflies (two stages per memory pass), first over cache-sized
  * blocks for the short strides, then over the whole array for the long ones.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hash.js';
 import { deterministicRandom } from '../crypto/random.js';
 import { InvalidArgument } from '../errors.js';
 import { abytes, aint } from '../util/assert.js';
