@@ -55,16 +55,16 @@ const ZERO_IV = new Uint8Array(16);
 // between filling and consuming them).
 let zeroChunk: Uint8Array | undefined;
 let scratchBytes: Uint8Array | undefined;
-let scratchWords: Uint32Array | undefined;
+let scratchWords: Int32Array | undefined;
 
 function zeros(): Uint8Array {
   zeroChunk ??= new Uint8Array(PRG_CHUNK_BYTES);
   return zeroChunk;
 }
 
-function scratch(): { bytes: Uint8Array; words: Uint32Array } {
+function scratch(): { bytes: Uint8Array; words: Int32Array } {
   if (scratchBytes === undefined || scratchWords === undefined) {
-    scratchWords = new Uint32Array(CHUNK_WORDS);
+    scratchWords = new Int32Array(CHUNK_WORDS);
     scratchBytes = new Uint8Array(scratchWords.buffer);
   }
   return { bytes: scratchBytes, words: scratchWords };
@@ -92,13 +92,52 @@ export function prgSyncBackend(): PrgSyncBackend {
 }
 
 /**
- * Calls `consume(words, offset)` with successive keystream words, in chunks
- * of at most CHUNK_WORDS, until `nWords` words were produced. `words` is
- * only valid during the call.
+ * What to do with each keystream chunk. Kernels are top-level functions over
+ * Int32Array views (not closures): V8 then keeps every add in 32-bit integer
+ * registers, about 5x faster than a closure over Uint32Arrays here.
  */
-type Consume = (words: Uint32Array, offset: number) => void;
+interface Sink {
+  op: 'expand' | 'add' | 'sub';
+  /** Int32Array view of the caller's vector (same bytes). */
+  vec: Int32Array;
+  /** 2^b - 1 as an int32 (-1 for b = 32). */
+  mask: number;
+}
 
-function streamSync(key: Uint8Array, nWords: number, backend: PrgSyncBackend, consume: Consume): void {
+function sinkFor(op: Sink['op'], vec: Uint32Array, bits: number): Sink {
+  return { op, vec: new Int32Array(vec.buffer, vec.byteOffset, vec.length), mask: bits === 32 ? -1 : (1 << bits) - 1 };
+}
+
+function expandKernel(out: Int32Array, off: number, w: Int32Array, mask: number): void {
+  if (mask === -1) {
+    out.set(w, off);
+    return;
+  }
+  const n = w.length;
+  for (let i = 0, j = off; i < n; i++, j++) out[j] = w[i]! & mask;
+}
+
+// `(a + w) & mask` wraps mod 2^32 in int32 arithmetic, then keeps b bits:
+// exactly (a + w) mod 2^b. Likewise for subtraction.
+function addKernel(acc: Int32Array, off: number, w: Int32Array, mask: number): void {
+  const n = w.length;
+  for (let i = 0, j = off; i < n; i++, j++) acc[j] = (acc[j]! + w[i]!) & mask;
+}
+
+function subKernel(acc: Int32Array, off: number, w: Int32Array, mask: number): void {
+  const n = w.length;
+  for (let i = 0, j = off; i < n; i++, j++) acc[j] = (acc[j]! - w[i]!) & mask;
+}
+
+function consume(sink: Sink, w: Int32Array, off: number): void {
+  if (sink.op === 'expand') expandKernel(sink.vec, off, w, sink.mask);
+  else if (sink.op === 'add') addKernel(sink.vec, off, w, sink.mask);
+  else subKernel(sink.vec, off, w, sink.mask);
+}
+
+/** Feed `sink` the first `sink.vec.length` keystream words, chunk by chunk. */
+function streamSync(key: Uint8Array, backend: PrgSyncBackend, sink: Sink): void {
+  const nWords = sink.vec.length;
   if (nWords === 0) return;
   const { bytes: sb, words: sw } = scratch();
   if (backend === 'node') {
@@ -109,7 +148,7 @@ function streamSync(key: Uint8Array, nWords: number, backend: PrgSyncBackend, co
     for (let off = 0; off < nWords; off += CHUNK_WORDS) {
       const n = Math.min(CHUNK_WORDS, nWords - off);
       const ks = cipher.update(n === CHUNK_WORDS ? z : z.subarray(0, 4 * n));
-      consume(wordsOf(ks, sb, sw, n), off);
+      consume(sink, wordsOf(ks, sw, n), off);
     }
     return;
   }
@@ -117,50 +156,45 @@ function streamSync(key: Uint8Array, nWords: number, backend: PrgSyncBackend, co
   for (let off = 0, block = 0; off < nWords; off += CHUNK_WORDS, block += BLOCKS_PER_CHUNK) {
     const n = Math.min(CHUNK_WORDS, nWords - off);
     nobleCtr(key, counterBlock(block)).encrypt(z.subarray(0, 4 * n), sb.subarray(0, 4 * n));
-    consume(wordsOf(sb, sb, sw, n), off);
+    consume(sink, wordsOf(sb, sw, n), off);
   }
 }
 
-async function streamAsync(key: Uint8Array, nWords: number, backend: PrgBackend, consume: Consume): Promise<void> {
-  if (backend !== 'webcrypto') return streamSync(key, nWords, backend, consume);
+async function streamAsync(key: Uint8Array, backend: PrgBackend, sink: Sink): Promise<void> {
+  if (backend !== 'webcrypto') return streamSync(key, backend, sink);
+  const nWords = sink.vec.length;
   if (nWords === 0) return;
   const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
   if (subtle === undefined) throw new InvalidArgument("prg: backend 'webcrypto' needs crypto.subtle");
   const cryptoKey = await subtle.importKey('raw', Uint8Array.from(key), { name: 'AES-CTR' }, false, ['encrypt']);
   const chunkWords = WEBCRYPTO_CHUNK_BYTES / 4;
   const z = new Uint8Array(WEBCRYPTO_CHUNK_BYTES);
-  const { bytes: sb, words: sw } = scratch();
   for (let off = 0; off < nWords; off += chunkWords) {
     const n = Math.min(chunkWords, nWords - off);
     const counter = counterBlock(off / 4);
     const ks = new Uint8Array(await subtle.encrypt({ name: 'AES-CTR', counter, length: 128 }, cryptoKey, z.subarray(0, 4 * n)));
-    // Feed the consumer in CHUNK_WORDS pieces so it sees one chunk shape.
-    for (let sub = 0; sub < n; sub += CHUNK_WORDS) {
-      const m = Math.min(CHUNK_WORDS, n - sub);
-      consume(wordsOf(ks.subarray(4 * sub, 4 * (sub + m)), sb, sw, m), off + sub);
-    }
+    // Scratch is taken after the await and used synchronously: concurrent
+    // async calls cannot interleave inside this block.
+    consume(sink, wordsOf(ks, scratch().words, n), off);
   }
 }
 
 /**
- * View `n` little-endian words of keystream `ks` as a Uint32Array, copying
+ * View `n` little-endian words of keystream `ks` as an Int32Array, copying
  * into the aligned scratch only when `ks` is unaligned or the host is
- * big-endian.
+ * big-endian (then into `sw`, or a fresh array when `n` exceeds it).
  */
-function wordsOf(ks: Uint8Array, sb: Uint8Array, sw: Uint32Array, n: number): Uint32Array {
+function wordsOf(ks: Uint8Array, sw: Int32Array, n: number): Int32Array {
   if (LITTLE_ENDIAN) {
-    if ((ks.byteOffset & 3) === 0) return new Uint32Array(ks.buffer, ks.byteOffset, n);
-    sb.set(ks.subarray(0, 4 * n));
-    return sw.subarray(0, n);
+    if ((ks.byteOffset & 3) === 0) return new Int32Array(ks.buffer, ks.byteOffset, n);
+    const dst = n <= sw.length ? sw : new Int32Array(n);
+    new Uint8Array(dst.buffer, dst.byteOffset, 4 * n).set(ks.subarray(0, 4 * n));
+    return dst.subarray(0, n);
   }
   const view = new DataView(ks.buffer, ks.byteOffset, 4 * n);
-  const out = sw.subarray(0, n);
-  for (let i = 0; i < n; i++) out[i] = view.getUint32(4 * i, true);
+  const out = n <= sw.length ? sw.subarray(0, n) : new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = view.getInt32(4 * i, true);
   return out;
-}
-
-function bitMask(bits: number): number {
-  return bits === 32 ? 0xffffffff : (1 << bits) - 1;
 }
 
 function checkArgs(fn: string, key: unknown, vec: unknown, bits: unknown): asserts key is Uint8Array {
@@ -173,31 +207,11 @@ function checkSign(fn: string, sign: unknown): asserts sign is 1 | -1 {
   if (sign !== 1 && sign !== -1) throw new InvalidArgument(`${fn}: sign must be 1 or -1, got ${String(sign)}`);
 }
 
-function expandInto(out: Uint32Array, mask: number): Consume {
-  if (mask === 0xffffffff) return (w, off) => out.set(w, off);
-  return (w, off) => {
-    for (let i = 0; i < w.length; i++) out[off + i] = w[i]! & mask;
-  };
-}
-
-function addInto(acc: Uint32Array, mask: number, sign: 1 | -1): Consume {
-  // Uint32Array stores ToUint32 of the value, so `& mask` (an int32 when
-  // mask = 2^32 - 1) still lands on the right residue mod 2^b.
-  if (sign === 1) {
-    return (w, off) => {
-      for (let i = 0; i < w.length; i++) acc[off + i] = (acc[off + i]! + w[i]!) & mask;
-    };
-  }
-  return (w, off) => {
-    for (let i = 0; i < w.length; i++) acc[off + i] = (acc[off + i]! - w[i]!) & mask;
-  };
-}
-
 /** Fill `out` with PRG(key) masked to `bits` bits; returns `out`. */
 export function prgExpand(key: Uint8Array, out: Uint32Array, bits: number, backend: PrgSyncBackend = prgSyncBackend()): Uint32Array {
   checkArgs('prgExpand', key, out, bits);
   aoneOf('prgExpand: backend', backend, ['node', 'noble'] as const);
-  streamSync(key, out.length, backend, expandInto(out, bitMask(bits)));
+  streamSync(key, backend, sinkFor('expand', out, bits));
   return out;
 }
 
@@ -209,14 +223,14 @@ export function prgAddInto(key: Uint8Array, acc: Uint32Array, bits: number, sign
   checkArgs('prgAddInto', key, acc, bits);
   checkSign('prgAddInto', sign);
   aoneOf('prgAddInto: backend', backend, ['node', 'noble'] as const);
-  streamSync(key, acc.length, backend, addInto(acc, bitMask(bits), sign));
+  streamSync(key, backend, sinkFor(sign === 1 ? 'add' : 'sub', acc, bits));
 }
 
 /** Async {@link prgExpand}; the only form that can use WebCrypto. */
 export async function prgExpandAsync(key: Uint8Array, out: Uint32Array, bits: number, backend: PrgBackend = prgBackend()): Promise<Uint32Array> {
   checkArgs('prgExpandAsync', key, out, bits);
   aoneOf('prgExpandAsync: backend', backend, ['node', 'webcrypto', 'noble'] as const);
-  await streamAsync(key, out.length, backend, expandInto(out, bitMask(bits)));
+  await streamAsync(key, backend, sinkFor('expand', out, bits));
   return out;
 }
 
@@ -225,5 +239,5 @@ export async function prgAddIntoAsync(key: Uint8Array, acc: Uint32Array, bits: n
   checkArgs('prgAddIntoAsync', key, acc, bits);
   checkSign('prgAddIntoAsync', sign);
   aoneOf('prgAddIntoAsync: backend', backend, ['node', 'webcrypto', 'noble'] as const);
-  await streamAsync(key, acc.length, backend, addInto(acc, bitMask(bits), sign));
+  await streamAsync(key, backend, sinkFor(sign === 1 ? 'add' : 'sub', acc, bits));
 }
