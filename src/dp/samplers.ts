@@ -255,6 +255,312 @@ function checkLibm(): void {
 }
 
 // ---------------------------------------------------------------------------
+// Table-driven exact rejection sampler (the fast path for both distributions)
+
+/**
+ * Description of a unimodal target f on the integers (unnormalised), for
+ * {@link TableSampler}. The core [lo, hi] is tabulated; beyond it f is bounded
+ * by a geometric envelope f(k) <= f(edge) * exp(-rate * |k - edge|).
+ */
+interface TableTarget {
+  readonly lo: number;
+  readonly hi: number;
+  /** log f(k) in doubles, with a proven absolute error bound. */
+  logf(k: number): number;
+  logfErr(k: number): number;
+  /** f(k) = factor * exp(x) exactly (slow path only). */
+  exact(k: number): { x: Rational; factor: Rational };
+  /** Lower bounds on the geometric decay rate beyond hi / below lo (undefined: no mass there). */
+  readonly rightRate: number | undefined;
+  readonly leftRate: number | undefined;
+}
+
+
+/**
+ * Exact rejection sampling from a proposal q whose probabilities are exact
+ * integers out of 2^32: an alias table (Walker/Vose) over the core values, two
+ * tail outcomes and a REJECT outcome holding the leftover units. A tail outcome
+ * draws k = edge +- (1 + B * Lb + V) with B ~ Geometric(1/2) (leading zero bits)
+ * and V uniform in [0, Lb), so q(k) = (cnt / 2^32) 2^-(B+1) / Lb exactly, and
+ * Lb * rate >= ln 2 makes the geometric envelope fall by at least 2^-B per
+ * block. With M >= sup f / q (enforced with the proven error margins),
+ * accepting k with probability f(k) / (M q(k)) yields exactly f / sum f.
+ * One word picks the alias column and its threshold, one decides acceptance.
+ */
+class TableSampler {
+  private readonly shift: number;
+  private readonly lowMask: number;
+  private readonly thr: Uint32Array;
+  private readonly prim: Int32Array;
+  private readonly alias: Int32Array;
+  private readonly accLo: Float64Array;
+  private readonly accHi: Float64Array;
+  private readonly counts: Float64Array;
+  private readonly lo: number;
+  private readonly M: number;
+  private readonly tail: { readonly cnt: number; readonly Lb: number; readonly edge: number }[] = [];
+  private readonly target: TableTarget;
+
+  constructor(target: TableTarget) {
+    this.target = target;
+    const { lo, hi } = target;
+    this.lo = lo;
+    const n = hi - lo + 1;
+    const logf = new Float64Array(n);
+    let maxLog = -Infinity;
+    for (let i = 0; i < n; i++) {
+      logf[i] = target.logf(lo + i);
+      if (logf[i]! > maxLog) maxLog = logf[i]!;
+    }
+    // Work relative to the maximum (f is only known up to a constant anyway)
+    // but keep exactness: the exact f(k) is compared with M q(k) where M
+    // includes exp(maxLogR) with maxLogR a double used identically in both paths.
+    const maxLogR = maxLog;
+    const fHi = new Float64Array(n); // upper bounds on f(k) / exp(maxLogR)
+    let zCore = 0;
+    for (let i = 0; i < n; i++) {
+      const err = target.logfErr(lo + i) + 4 * U * (Math.abs(logf[i]!) + Math.abs(maxLogR));
+      fHi[i] = Math.exp(logf[i]! - maxLogR + err) * (1 + LIBM_ERR);
+      zCore += fHi[i]!;
+    }
+    // tails: block length Lb with Lb * rate >= ln 2, envelope mass 2 Lb F per side
+    const tails: { F: number; Lb: number; edge: number; side: number }[] = [];
+    for (const [rate, edge, side] of [[target.rightRate, hi, 1], [target.leftRate, lo, -1]] as const) {
+      if (rate === undefined) continue;
+      const r = rate * (1 - 1e-9);
+      const Lb = Math.ceil(Math.LN2 / r) + 1;
+      tails.push({ F: fHi[edge - lo]!, Lb, edge, side });
+    }
+    let zTail = 0;
+    for (const t of tails) zTail += 2 * t.Lb * t.F;
+    const units = TWO32;
+    const slackUnits = n + 64;
+    // M (relative to exp(maxLogR)) so that sum of ceil'ed counts fits in 2^32
+    const M = ((zCore + zTail) * (1 + 2 ** -30) * units) / (units - slackUnits - 2 * 2 ** 20);
+    this.M = M;
+    const counts = new Float64Array(n + 3); // core..., TAIL_R, TAIL_L, REJECT
+    let used = 0;
+    for (let i = 0; i < n; i++) {
+      counts[i] = Math.max(1, Math.ceil((fHi[i]! * units) / M));
+      used += counts[i]!;
+    }
+    for (const t of tails) {
+      const cnt = Math.ceil((2 * units * t.Lb * t.F * (1 + 1e-6)) / M) + 1;
+      counts[t.side === 1 ? n : n + 1] = cnt;
+      used += cnt;
+      this.tail[t.side === 1 ? 0 : 1] = { cnt, Lb: t.Lb, edge: t.edge };
+    }
+    if (used > units) throw new Error('TableSampler: proposal does not fit in 2^32 units');
+    counts[n + 2] = units - used;
+    this.counts = counts;
+    // acceptance probabilities f(k) 2^32 / (M count_k), with proven bounds
+    this.accLo = new Float64Array(n);
+    this.accHi = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const err = target.logfErr(lo + i) + 4 * U * (Math.abs(logf[i]!) + Math.abs(maxLogR));
+      const p = (Math.exp(logf[i]! - maxLogR) * units) / (M * counts[i]!);
+      const rel = LIBM_ERR + 1.01 * err + 8 * U;
+      this.accLo[i] = p * (1 - rel);
+      this.accHi[i] = p * (1 + rel);
+    }
+    this.maxLogR = maxLogR;
+    // Vose alias table over 2^m columns of 2^(32-m) units each
+    const outcomes = n + 3;
+    let m = 1;
+    while (2 ** m < outcomes) m++;
+    const cols = 2 ** m;
+    const cap = units / cols;
+    this.shift = 32 - m;
+    this.lowMask = m === 32 ? 0 : cap - 1;
+    this.thr = new Uint32Array(cols);
+    this.prim = new Int32Array(cols);
+    this.alias = new Int32Array(cols);
+    // prim/alias hold outcome indices: 0..n-1 core value lo+i, n right tail, n+1 left tail, n+2 REJECT
+    const REJECT = n + 2;
+    this.n = n;
+    const code = (o: number): number => o;
+    const rem = new Float64Array(cols);
+    const owner = new Int32Array(cols);
+    for (let c = 0; c < cols; c++) {
+      rem[c] = c < outcomes ? counts[c]! : 0;
+      owner[c] = c < outcomes ? c : -1;
+    }
+    const small: number[] = [];
+    const large: number[] = [];
+    for (let c = 0; c < cols; c++) (rem[c]! < cap ? small : large).push(c);
+    while (small.length > 0 && large.length > 0) {
+      const sc = small.pop()!;
+      const lc = large[large.length - 1]!;
+      // column sc keeps rem[sc] units of its own outcome, the rest goes to lc's outcome
+      this.thr[sc] = rem[sc]!;
+      this.prim[sc] = owner[sc]! < 0 ? REJECT : code(owner[sc]!);
+      this.alias[sc] = code(owner[lc]!);
+      rem[lc] = rem[lc]! - (cap - rem[sc]!);
+      if (rem[lc]! < cap) {
+        large.pop();
+        small.push(lc);
+      }
+    }
+    for (const c of large.concat(small)) {
+      // exactly full columns (rem == cap) by integer arithmetic
+      if (rem[c] !== cap) throw new Error('TableSampler: alias construction lost units');
+      this.thr[c] = cap === TWO32 ? 0xffffffff : cap;
+      this.prim[c] = owner[c]! < 0 ? REJECT : code(owner[c]!);
+      this.alias[c] = this.prim[c]!;
+    }
+    this.checkMass(n, code);
+  }
+
+  private readonly maxLogR: number;
+  private readonly n: number;
+
+  /** Every outcome's units across the alias table must equal its count (exact proposal). */
+  private checkMass(n: number, code: (o: number) => number): void {
+    const got = new Map<number, number>();
+    const cap = TWO32 / this.thr.length;
+    for (let c = 0; c < this.thr.length; c++) {
+      got.set(this.prim[c]!, (got.get(this.prim[c]!) ?? 0) + this.thr[c]!);
+      got.set(this.alias[c]!, (got.get(this.alias[c]!) ?? 0) + (cap - this.thr[c]!));
+    }
+    for (let o = 0; o < n + 2; o++) {
+      if (this.counts[o]! > 0 && got.get(code(o)) !== this.counts[o]) throw new Error('TableSampler: alias masses differ from counts');
+    }
+  }
+
+  sample(ws: WordStream): number {
+    const lo = this.lo;
+    for (;;) {
+      const w = ws.next();
+      const col = w >>> this.shift;
+      const i = (w & this.lowMask) < this.thr[col]! ? this.prim[col]! : this.alias[col]!;
+      if (i >= this.n) {
+        if (i === this.n + 2) continue; // REJECT
+        const r = this.sampleTail(ws, i === this.n ? 0 : 1);
+        if (r !== undefined) return r;
+        continue;
+      }
+      const k = i + lo;
+      const w2 = ws.next();
+      if ((w2 + 1) * INV32 <= this.accLo[i]!) return k;
+      if (w2 * INV32 >= this.accHi[i]!) continue;
+      // p = f(k) 2^32 / (M exp(maxLogR) count_k)
+      const Mr = rationalOf(this.M);
+      const { x, factor } = this.target.exact(k);
+      const xx = rAdd(x, rationalOf(-this.maxLogR));
+      const ff = rMul(factor, { num: BigInt(TWO32) * Mr.den, den: Mr.num * BigInt(this.counts[i]!) });
+      if (decideExact(w2, ws, xx, ff)) return k;
+    }
+  }
+
+  /** A tail proposal and its (always exact) acceptance; undefined = rejected. */
+  private sampleTail(ws: WordStream, side: 0 | 1): number | undefined {
+    const t = this.tail[side]!;
+    let B = 0;
+    for (;;) {
+      const w = ws.next();
+      if (w !== 0) {
+        B += Math.clz32(w);
+        break;
+      }
+      B += 32;
+    }
+    const V = ws.below(t.Lb);
+    const off = 1 + B * t.Lb + V;
+    const k = side === 0 ? t.edge + off : t.edge - off;
+    if (!Number.isSafeInteger(k) || Math.abs(k) > 2 ** 31 - 1) return undefined; // f(k) is 0 to double precision; reject
+    // p = f(k) / (M exp(maxLogR) q(k)), q(k) = (cnt / 2^32) 2^-(B+1) / Lb
+    const Mr = rationalOf(this.M);
+    const { x, factor } = this.target.exact(k);
+    const xx = rAdd(x, rationalOf(-this.maxLogR));
+    const qInv: Rational = { num: BigInt(TWO32) * (1n << BigInt(B + 1)) * BigInt(t.Lb) * Mr.den, den: BigInt(t.cnt) * Mr.num };
+    return decideExact(ws.next(), ws, xx, rMul(factor, qInv)) ? k : undefined;
+  }
+}
+
+/** Largest core table (entries) built; beyond it the samplers use the table-free algorithms. */
+const MAX_TABLE = 1 << 21;
+/** Core half-width in standard deviations: tail mass beyond it is < 2^-32 / sd. */
+function coreHalfWidth(sd: number): number {
+  return Math.ceil(sd * Math.sqrt(2 * (32 * Math.LN2 + Math.log(sd + 1) + 4)));
+}
+
+const tableCache = new Map<string, TableSampler>();
+function cachedTable(key: string, build: () => TableSampler): TableSampler {
+  let t = tableCache.get(key);
+  if (t === undefined) {
+    t = build();
+    if (tableCache.size >= 8) tableCache.delete(tableCache.keys().next().value!);
+    tableCache.set(key, t);
+  }
+  return t;
+}
+
+function dgTable(sigma: number): TableSampler | undefined {
+  const K = coreHalfWidth(sigma) + 2;
+  if (2 * K + 1 > MAX_TABLE) return undefined;
+  return cachedTable(`dg:${sigma}`, () => {
+    const s2 = sigma * sigma;
+    const s2R = rMul(rationalOf(sigma), rationalOf(sigma));
+    return new TableSampler({
+      lo: -K,
+      hi: K,
+      logf: (k) => -(k * k) / (2 * s2),
+      // k*k exact (< 2^53); s2 and the division round once each
+      logfErr: (k) => (4 * U * k * k) / (2 * s2),
+      exact: (k) => ({ x: reduce(-BigInt(k) * BigInt(k) * s2R.den, 2n * s2R.num), factor: rInt(1) }),
+      // f(k)/f(K) <= exp(-(k-K)(2K+1)/(2 sigma^2)) for k > K (and symmetrically)
+      rightRate: (2 * K + 1) / (2 * s2),
+      leftRate: (2 * K + 1) / (2 * s2),
+    });
+  });
+}
+
+function poissonTable(mu: number): TableSampler | undefined {
+  const sd = Math.sqrt(mu);
+  const m = Math.floor(mu);
+  // the right tail of the Poisson is a little heavier than the Gaussian's: widen by 25%
+  const K = Math.ceil(1.25 * coreHalfWidth(sd)) + 20;
+  const lo = Math.max(0, m - K);
+  const hi = m + K;
+  if (hi - lo + 1 > MAX_TABLE) return undefined;
+  return cachedTable(`poisson:${mu}`, () => {
+    const muR = rationalOf(mu);
+    // L(k) = log f(k) - log f(m) by cumulative sums of log(mu / i) (right) and log(i / mu) (left),
+    // each term with libm error <= LIBM_ERR |term| plus one rounding of its argument, each sum one rounding
+    const L = new Float64Array(hi - lo + 1);
+    const E = new Float64Array(hi - lo + 1);
+    let acc = 0;
+    let err = 0;
+    for (let k = m + 1; k <= hi; k++) {
+      const term = Math.log(mu / k);
+      acc += term;
+      err += LIBM_ERR * Math.abs(term) + U * (1 + Math.abs(acc));
+      L[k - lo] = acc;
+      E[k - lo] = err;
+    }
+    acc = 0;
+    err = 0;
+    for (let k = m - 1; k >= lo; k--) {
+      const term = Math.log((k + 1) / mu);
+      acc += term;
+      err += LIBM_ERR * Math.abs(term) + U * (1 + Math.abs(acc));
+      L[k - lo] = acc;
+      E[k - lo] = err;
+    }
+    return new TableSampler({
+      lo,
+      hi,
+      logf: (k) => L[k - lo]!,
+      logfErr: (k) => E[k - lo]!,
+      exact: (k) => ({ x: rInt(0), factor: poissonRatio(muR, m, k - m) }),
+      // f(k+1)/f(k) = mu/(k+1) <= mu/(hi+1) beyond hi; f(k-1)/f(k) = k/mu <= lo/mu below lo
+      rightRate: Math.log((hi + 1) / mu),
+      leftRate: lo > 0 ? Math.log(mu / lo) : undefined,
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
 // Discrete Laplace (CKS Algorithm 2 with s = 1) and discrete Gaussian (Algorithm 3)
 
 /** Per-scale table of exp(-u/t) for the Bernoulli(exp(-U/t)) step (t <= 2^16). */
@@ -346,6 +652,32 @@ export class DiscreteGaussianSampler {
   }
 }
 
+/** Something that draws one sample from a WordStream. */
+export interface IntegerSampler {
+  sample(ws: WordStream): number;
+}
+
+/**
+ * The exact discrete Gaussian sampler for sigma: the table-driven one when its
+ * core table fits (sigma up to ~1.2e5), else CKS Algorithm 3 (table-free).
+ */
+export function discreteGaussianSampler(sigma: number, algorithm: 'auto' | 'cks' = 'auto'): IntegerSampler {
+  if (typeof sigma !== 'number' || !Number.isFinite(sigma) || !(sigma > 0) || sigma > 2 ** 24) {
+    throw new InvalidArgument(`sigma: expected a finite number in (0, 2^24], got ${String(sigma)}`);
+  }
+  checkLibm();
+  return (algorithm === 'auto' ? dgTable(sigma) : undefined) ?? new DiscreteGaussianSampler(sigma);
+}
+
+/** The exact Poisson sampler for mu: table-driven when it fits, else Laplace rejection. */
+export function poissonSampler(mu: number, algorithm: 'auto' | 'laplace' = 'auto'): IntegerSampler {
+  if (typeof mu !== 'number' || !Number.isFinite(mu) || !(mu > 0) || mu > 2 ** 40) {
+    throw new InvalidArgument(`mu: expected a finite number in (0, 2^40], got ${String(mu)}`);
+  }
+  checkLibm();
+  return (algorithm === 'auto' ? poissonTable(mu) : undefined) ?? new PoissonSampler(mu);
+}
+
 /**
  * `count` independent exact draws from the discrete Gaussian N_Z(0, sigma^2)
  * (pmf proportional to exp(-k^2 / (2 sigma^2)) on the integers), from the CSPRNG
@@ -353,7 +685,7 @@ export class DiscreteGaussianSampler {
  */
 export function sampleDiscreteGaussian(sigma: number, count: number, rng: RandomSource = systemRandom): Int32Array {
   validateCount(count);
-  const sampler = new DiscreteGaussianSampler(sigma);
+  const sampler = discreteGaussianSampler(sigma);
   const ws = new WordStream(rng);
   const out = new Int32Array(count);
   for (let i = 0; i < count; i++) out[i] = sampler.sample(ws);
@@ -467,29 +799,22 @@ export class PoissonSampler {
         const hi = Math.exp(upper + Math.abs(upper) * 2 ** -38 + 1e-6) + 1e-300;
         d = w * INV32 >= hi ? 0 : -1;
       }
-      if (d < 0) d = decideExact(w, ws, rAdd({ num: BigInt(aj), den: BigInt(t) }, rationalOf(-this.c)), this.exactRatio(j)) ? 1 : 0;
+      if (d < 0) d = decideExact(w, ws, rAdd({ num: BigInt(aj), den: BigInt(t) }, rationalOf(-this.c)), poissonRatio(this.muR, this.m, j)) ? 1 : 0;
       if (d === 1) return k;
     }
   }
 
-  /** R(j) = f(m+j)/f(m) as an exact rational (product tree; slow path only). */
-  private exactRatio(j: number): Rational {
-    const mu = this.muR;
-    const m = this.m;
-    const factors: bigint[] = [];
-    let num: bigint;
-    let den: bigint;
-    if (j >= 0) {
-      for (let i = m + 1; i <= m + j; i++) factors.push(BigInt(i));
-      num = mu.num ** BigInt(j);
-      den = mu.den ** BigInt(j) * product(factors);
-    } else {
-      for (let i = m + j + 1; i <= m; i++) factors.push(BigInt(i));
-      num = product(factors) * mu.den ** BigInt(-j);
-      den = mu.num ** BigInt(-j);
-    }
-    return { num, den };
+}
+
+/** R(j) = f(m+j)/f(m) for Poisson(mu) as an exact rational (product tree; slow path only). */
+function poissonRatio(mu: Rational, m: number, j: number): Rational {
+  const factors: bigint[] = [];
+  if (j >= 0) {
+    for (let i = m + 1; i <= m + j; i++) factors.push(BigInt(i));
+    return { num: mu.num ** BigInt(j), den: mu.den ** BigInt(j) * product(factors) };
   }
+  for (let i = m + j + 1; i <= m; i++) factors.push(BigInt(i));
+  return { num: product(factors) * mu.den ** BigInt(-j), den: mu.num ** BigInt(-j) };
 }
 
 function product(xs: bigint[]): bigint {
@@ -509,7 +834,7 @@ function product(xs: bigint[]): bigint {
  */
 export function sampleSkellam(mu: number, count: number, rng: RandomSource = systemRandom): Int32Array {
   validateCount(count);
-  const sampler = new PoissonSampler(mu);
+  const sampler = poissonSampler(mu);
   const ws = new WordStream(rng);
   const out = new Int32Array(count);
   for (let i = 0; i < count; i++) out[i] = sampler.sample(ws) - sampler.sample(ws);
@@ -519,7 +844,7 @@ export function sampleSkellam(mu: number, count: number, rng: RandomSource = sys
 /** `count` independent exact Poisson(mu) draws (exported for tests and the Skellam docs). */
 export function samplePoisson(mu: number, count: number, rng: RandomSource = systemRandom): Int32Array {
   validateCount(count);
-  const sampler = new PoissonSampler(mu);
+  const sampler = poissonSampler(mu);
   const ws = new WordStream(rng);
   const out = new Int32Array(count);
   for (let i = 0; i < count; i++) out[i] = sampler.sample(ws);
