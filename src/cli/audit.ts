@@ -37,7 +37,7 @@ export interface AuditResult {
   readonly report: LedgerReport | null;
 }
 
-const fmt = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : Number.isFinite(v) ? v.toPrecision(6) : String(v));
+const fmt = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : Number.isFinite(v) ? String(Number(v.toPrecision(6))) : String(v));
 
 function table(report: LedgerReport, accountants: readonly AccountantName[]): string {
   const head = ['round', ...accountants.map((a) => (a === 'gdp' ? 'gdp*' : a) + (a === report.accountant ? ' (ledger)' : '')), 'budget left', 'survivors/t', 'flags'];

@@ -226,14 +226,14 @@ export function canonicalJson(value: unknown): string {
 
 const HEX = /^[0-9a-f]*$/;
 
-export function toHex(bytes: Uint8Array): string {
+export function bytesToLowerHex(bytes: Uint8Array): string {
   let s = '';
   for (const b of bytes) s += b.toString(16).padStart(2, '0');
   return s;
 }
 
 /** Lower-case hex only (upper case would give two spellings of one key). */
-export function fromHex(name: string, hex: string, length?: number): Uint8Array {
+export function lowerHexToBytes(name: string, hex: string, length?: number): Uint8Array {
   if (typeof hex !== 'string' || hex.length % 2 !== 0 || !HEX.test(hex)) throw new InvalidArgument(`${name}: expected lower-case hex`);
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
@@ -248,7 +248,7 @@ export function parsePublicKey(key: Uint8Array | string): Uint8Array {
     return key;
   }
   const s = key.trim();
-  if (/^[0-9a-fA-F]{64}$/.test(s)) return fromHex('publicKey', s.toLowerCase(), 32);
+  if (/^[0-9a-fA-F]{64}$/.test(s)) return lowerHexToBytes('publicKey', s.toLowerCase(), 32);
   if (/^[A-Za-z0-9+/_-]{43}=?$/.test(s)) {
     const b64 = s.replace(/-/g, '+').replace(/_/g, '/');
     const bin = atob(b64.endsWith('=') ? b64 : b64 + '=');
@@ -262,7 +262,7 @@ const utf8 = new TextEncoder();
 
 /** Hex SHA-256 of a line's bytes (without the `\n`): the next line's prevHash. */
 export function lineHash(lineBytes: Uint8Array): string {
-  return toHex(sha256(lineBytes));
+  return bytesToLowerHex(sha256(lineBytes));
 }
 
 /** The exact bytes a line's signature covers. */
@@ -273,7 +273,7 @@ export function signedBytes(lineWithoutSig: Record<string, unknown>): Uint8Array
 /** Sign a line object (without `sig`) and return its canonical text, without `\n`. */
 export function signLine(line: Record<string, unknown>, secretKey: Uint8Array): string {
   if ('sig' in line) throw new InvalidArgument('signLine: the line already has a sig');
-  const sig = toHex(ed25519Sign(secretKey, signedBytes(line)));
+  const sig = bytesToLowerHex(ed25519Sign(secretKey, signedBytes(line)));
   return canonicalJson({ ...line, sig });
 }
 
@@ -281,7 +281,7 @@ export function signLine(line: Record<string, unknown>, secretKey: Uint8Array): 
 export function verifyLineSignature(line: Record<string, unknown>, publicKey: Uint8Array): boolean {
   const { sig, ...rest } = line;
   if (typeof sig !== 'string' || sig.length !== 128 || !HEX.test(sig)) return false;
-  return ed25519Verify(publicKey, signedBytes(rest), fromHex('sig', sig, 64));
+  return ed25519Verify(publicKey, signedBytes(rest), lowerHexToBytes('sig', sig, 64));
 }
 
 export function isIsoTime(s: unknown): s is string {

@@ -25,7 +25,7 @@ import { createAccountant } from './accountant.js';
 import { validateEvent, type DpEvent } from './events.js';
 import {
   ACCOUNTANT_NAMES, LEDGER_FORMAT, LEDGER_MECHANISMS, LEDGER_VERSION, LedgerPartialLine,
-  LedgerVerificationError, canonicalJson, isIsoTime, lineHash, parsePublicKey, toHex, verifyLineSignature,
+  LedgerVerificationError, canonicalJson, isIsoTime, lineHash, parsePublicKey, bytesToLowerHex, verifyLineSignature,
   type AccountantName, type LedgerHeader, type LedgerIssueCode, type LedgerRound, type LedgerRoundParams,
 } from './ledger-format.js';
 
@@ -416,8 +416,8 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
       }
       const h = obj as unknown as LedgerHeader;
       const key = parsePublicKey(h.publicKey);
-      if (pinned && toHex(pinned) !== h.publicKey) {
-        integrity(1, 'KEY_MISMATCH', `header public key ${h.publicKey} is not the expected ${toHex(pinned)}`);
+      if (pinned && bytesToLowerHex(pinned) !== h.publicKey) {
+        integrity(1, 'KEY_MISMATCH', `header public key ${h.publicKey} is not the expected ${bytesToLowerHex(pinned)}`);
         break;
       }
       if (!verifyLineSignature(obj, key)) {

@@ -22,8 +22,8 @@ import { ed25519KeyPair, ed25519PublicKey, type Ed25519KeyPair } from '../crypto
 import type { RandomSource } from '../crypto/random.js';
 import { validateEvent, type DpEvent } from './events.js';
 import {
-  ACCOUNTANT_NAMES, LEDGER_FORMAT, LEDGER_VERSION, LedgerVerificationError, canonicalJson, fromHex, lineHash,
-  signLine, toHex, type AccountantName, type JsonValue, type LedgerHeader, type LedgerRoundParams,
+  ACCOUNTANT_NAMES, LEDGER_FORMAT, LEDGER_VERSION, LedgerVerificationError, canonicalJson, lowerHexToBytes, lineHash,
+  signLine, bytesToLowerHex, type AccountantName, type JsonValue, type LedgerHeader, type LedgerRoundParams,
 } from './ledger-format.js';
 import { epsilonOfRuns, pushEvent, roundParamProblems, verifyLedger, type EventRun, type LedgerReport, type VerifyOptions } from './ledger-verify.js';
 
@@ -139,7 +139,7 @@ export class PrivacyLedger {
     const now = options.now ?? (() => new Date());
     const created = now().toISOString();
     const header = {
-      format: LEDGER_FORMAT, version: LEDGER_VERSION, kind: 'header', created, publicKey: toHex(publicKey),
+      format: LEDGER_FORMAT, version: LEDGER_VERSION, kind: 'header', created, publicKey: bytesToLowerHex(publicKey),
       delta: options.delta, epsilonBudget: options.epsilonBudget, accountant,
       ...(options.description !== undefined ? { description: options.description } : {}),
       ...(options.params !== undefined ? { params: options.params } : {}),
@@ -392,7 +392,7 @@ export function generateLedgerKey(rng?: RandomSource): Ed25519KeyPair {
 export async function saveLedgerKey(path: string, secretKey: Uint8Array): Promise<void> {
   const publicKey = ed25519PublicKey(secretKey);
   const fs = await fsp();
-  const text = JSON.stringify({ type: LEDGER_KEY_TYPE, algorithm: 'ed25519', secretKey: toHex(secretKey), publicKey: toHex(publicKey) }, null, 2) + '\n';
+  const text = JSON.stringify({ type: LEDGER_KEY_TYPE, algorithm: 'ed25519', secretKey: bytesToLowerHex(secretKey), publicKey: bytesToLowerHex(publicKey) }, null, 2) + '\n';
   const handle = await fs.open(path, 'wx', 0o600);
   try {
     await handle.chmod(0o600);
@@ -427,7 +427,7 @@ export async function loadLedgerKey(path: string, options: LoadLedgerKeyOptions 
   } else {
     const text = new TextDecoder().decode(data).trim();
     if (/^[0-9a-fA-F]{64}$/.test(text)) {
-      secretKey = fromHex('secretKey', text.toLowerCase(), 32);
+      secretKey = lowerHexToBytes('secretKey', text.toLowerCase(), 32);
     } else {
       let obj: unknown;
       try {
@@ -439,8 +439,8 @@ export async function loadLedgerKey(path: string, options: LoadLedgerKeyOptions 
       if (o.type !== LEDGER_KEY_TYPE || o.algorithm !== 'ed25519' || typeof o.secretKey !== 'string') {
         throw new InvalidArgument(`ledger key ${path}: expected {"type":"${LEDGER_KEY_TYPE}","algorithm":"ed25519","secretKey":...}`);
       }
-      secretKey = fromHex('secretKey', o.secretKey, 32);
-      if (o.publicKey !== undefined && o.publicKey !== toHex(ed25519PublicKey(secretKey))) {
+      secretKey = lowerHexToBytes('secretKey', o.secretKey, 32);
+      if (o.publicKey !== undefined && o.publicKey !== bytesToLowerHex(ed25519PublicKey(secretKey))) {
         throw new InvalidArgument(`ledger key ${path}: publicKey does not match secretKey`);
       }
     }

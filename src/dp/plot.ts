@@ -24,6 +24,9 @@ export interface EpsilonPlotInput {
   readonly height?: number;
 }
 
+/** Budget rule colour: not in Vega's category10 palette, so it never matches an accountant's line. */
+export const BUDGET_COLOUR = '#222222';
+
 const ACCOUNTANT_LABEL: Record<AccountantName, string> = { rdp: 'RDP', pld: 'PLD', gdp: 'GDP (approx.)' };
 
 /** The points of a verified ledger report (finite epsilons only). */
@@ -48,7 +51,7 @@ export function epsilonPlotSpec(input: EpsilonPlotInput): Record<string, unknown
     width,
     height,
     padding: 8,
-    title: { text: input.title ?? `Privacy budget spent (delta = ${input.delta})`, anchor: 'start' },
+    title: { text: input.title ?? `Privacy budget spent (delta = ${input.delta.toExponential()})`, anchor: 'start' },
     data: [
       { name: 'epsilon', values: series },
       { name: 'budget', values: [{ budget: input.budget, label: `budget ε = ${input.budget}` }] },
@@ -65,7 +68,7 @@ export function epsilonPlotSpec(input: EpsilonPlotInput): Record<string, unknown
       { orient: 'bottom', scale: 'x', title: 'round', tickMinStep: 1, grid: false },
       { orient: 'left', scale: 'y', title: 'epsilon', grid: true },
     ],
-    legends: [{ stroke: 'color', title: 'accountant', orient: 'bottom-right', symbolType: 'stroke' }],
+    legends: [{ stroke: 'color', title: 'accountant', orient: 'right', symbolType: 'stroke' }],
     marks: [
       {
         type: 'group',
@@ -96,7 +99,7 @@ export function epsilonPlotSpec(input: EpsilonPlotInput): Record<string, unknown
             x: { value: 0 },
             x2: { signal: 'width' },
             y: { scale: 'y', field: 'budget' },
-            stroke: { value: '#d62728' },
+            stroke: { value: BUDGET_COLOUR },
             strokeWidth: { value: 2 },
             strokeDash: { value: [6, 4] },
           },
@@ -111,7 +114,7 @@ export function epsilonPlotSpec(input: EpsilonPlotInput): Record<string, unknown
             x: { value: 4 },
             y: { scale: 'y', field: 'budget', offset: -4 },
             text: { field: 'label' },
-            fill: { value: '#d62728' },
+            fill: { value: BUDGET_COLOUR },
             fontSize: { value: 11 },
           },
         },

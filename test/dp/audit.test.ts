@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runAudit, EXIT_BUDGET_EXCEEDED, EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE } from '../../src/cli/audit.js';
 import { PrivacyLedger } from '../../src/dp/ledger.js';
-import { toHex } from '../../src/dp/ledger-format.js';
+import { bytesToLowerHex } from '../../src/dp/ledger-format.js';
 import { roundParamProblems, verifyLedger } from '../../src/dp/ledger-verify.js';
 import { epsilonPlotSpec, renderEpsilonPlot } from '../../src/dp/plot.js';
 import { gaussianRound, makeLedger, resignFrom, tempDir, testClock, testKey, type MadeLedger } from '../fixtures/ledgers/generate.js';
@@ -40,7 +40,7 @@ function wellFormed(svg: string): boolean {
 
 describe('runAudit exit codes', () => {
   test('0: valid and within budget; table lists every accountant', async () => {
-    const res = await runAudit(valid.path, { publicKey: toHex(valid.publicKey) });
+    const res = await runAudit(valid.path, { publicKey: bytesToLowerHex(valid.publicKey) });
     expect(res.exitCode).toBe(EXIT_OK);
     expect(res.text).toMatch(/^round\s+rdp \(ledger\)\s+pld\s+gdp\*\s+budget left/m);
     expect(res.text).toMatch(/matches --public-key/);
@@ -75,7 +75,7 @@ describe('runAudit exit codes', () => {
       expect(text).not.toBe(valid.text);
       const path = join(dir, `${name}.jsonl`);
       writeFileSync(path, text);
-      const res = await runAudit(path, { publicKey: toHex(valid.publicKey) });
+      const res = await runAudit(path, { publicKey: bytesToLowerHex(valid.publicKey) });
       expect(res.exitCode).toBe(EXIT_INTEGRITY);
       expect(res.message).toContain(`line ${line}`);
       expect(res.message).toContain(reason);
@@ -210,7 +210,7 @@ describe('plot', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     expect(wellFormed(svg)).toBe(true);
-    expect(svg).toMatch(/class="mark-rule role-mark budget-line"[^>]*><line [^>]*stroke="#d62728"/);
+    expect(svg).toMatch(/class="mark-rule role-mark budget-line"[^>]*><line [^>]*stroke="#222222"/);
     expect(svg).toContain('budget ε = 3');
     expect(svg).toMatch(/class="mark-line role-mark epsilon-line"/);
     expect(svg).toContain('RDP');
@@ -244,7 +244,7 @@ describe('the fedveil binary (spawned: slow, so only a few cases)', () => {
   };
 
   test('exit 0 with --json (one object on stdout), exit 4 on a tampered ledger, exit 3 over budget', async () => {
-    const ok = await cli([valid.path, '--json', '--public-key', toHex(valid.publicKey)]);
+    const ok = await cli([valid.path, '--json', '--public-key', bytesToLowerHex(valid.publicKey)]);
     expect(ok.code).toBe(0);
     const obj = JSON.parse(ok.stdout) as { valid: boolean; rounds: unknown[] };
     expect(obj.valid).toBe(true);

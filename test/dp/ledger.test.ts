@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BudgetExceeded, InvalidArgument, LedgerIntegrityError } from '../../src/errors.js';
 import { ed25519PublicKey } from '../../src/crypto/index.js';
 import { PrivacyLedger, generateLedgerKey, loadLedgerKey, saveLedgerKey, verifyLedgerFile } from '../../src/dp/ledger.js';
-import { LedgerPartialLine, LedgerVerificationError, canonicalJson, lineHash, signLine, toHex } from '../../src/dp/ledger-format.js';
+import { LedgerPartialLine, LedgerVerificationError, canonicalJson, lineHash, signLine, bytesToLowerHex } from '../../src/dp/ledger-format.js';
 import { verifyLedger, assertLedgerValid } from '../../src/dp/ledger-verify.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { gaussianRound, makeLedger, resignFrom, tempDir, testClock, testKey, type MadeLedger } from '../fixtures/ledgers/generate.js';
@@ -32,6 +32,18 @@ function expectBad(text: string | Uint8Array, line: number, opts: Parameters<typ
   expect(report.error!.line).toBe(line);
   return report.error!;
 }
+
+describe('format stability', () => {
+  test('the committed example ledger (format version 1) still verifies under its key', () => {
+    const example = readFileSync(new URL('../fixtures/ledgers/example.jsonl', import.meta.url));
+    // The key of test/fixtures/ledgers/generate.ts testKey(7); a loose epsilon tolerance lets the
+    // accountants evolve without invalidating old ledgers (integrity is exact regardless).
+    const report = verifyLedger(example, { ...FAST, publicKey: 'ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c', epsilonTolerance: 1e-3 });
+    expect(report.error).toBeNull();
+    expect(report.rounds).toHaveLength(3);
+    expect(report.headHash).toBe(lineHash(example.subarray(example.lastIndexOf(0x0a, example.length - 2) + 1, example.length - 1)));
+  });
+});
 
 describe('canonical JSON', () => {
   test('sorts keys at every depth, no whitespace, JSON.stringify numbers', () => {
@@ -66,7 +78,7 @@ describe('writing and verifying', () => {
     expect(report.headHash).toBe(lineHash(enc.encode(base.lines[5]!)));
     // the line format: prevHash links and the header's fields
     const header = JSON.parse(base.lines[0]!) as Record<string, unknown>;
-    expect(header).toMatchObject({ format: 'fedveil-ledger', version: 1, kind: 'header', accountant: 'rdp', delta: 1e-5, epsilonBudget: 8, publicKey: toHex(base.publicKey) });
+    expect(header).toMatchObject({ format: 'fedveil-ledger', version: 1, kind: 'header', accountant: 'rdp', delta: 1e-5, epsilonBudget: 8, publicKey: bytesToLowerHex(base.publicKey) });
     for (let i = 1; i < base.lines.length; i++) {
       const line = JSON.parse(base.lines[i]!) as Record<string, unknown>;
       expect(line.prevHash).toBe(lineHash(enc.encode(base.lines[i - 1]!)));
@@ -75,7 +87,7 @@ describe('writing and verifying', () => {
   });
 
   test('assertLedgerValid throws the first issue; text and bytes verify alike', () => {
-    expect(assertLedgerValid(base.text, { ...FAST, publicKey: toHex(base.publicKey) }).valid).toBe(true);
+    expect(assertLedgerValid(base.text, { ...FAST, publicKey: bytesToLowerHex(base.publicKey) }).valid).toBe(true);
     expect(() => assertLedgerValid(base.text.replace('"round":3', '"round":4'), FAST)).toThrow(LedgerVerificationError);
   });
 
@@ -224,7 +236,7 @@ describe('tamper detection (library level, exhaustive)', () => {
     expect(expectBad(swappedSig.join('\n') + '\n', 3).reason).toBe('BAD_SIGNATURE');
     // the whole ledger rewritten under the attacker's key (header key replaced)
     const rewritten = resignFrom(base.lines, 1, attacker.secretKey, (h) => {
-      h.publicKey = toHex(attacker.publicKey);
+      h.publicKey = bytesToLowerHex(attacker.publicKey);
     });
     expect(verifyLedger(rewritten, FAST).valid).toBe(true); // self-consistent ...
     expect(verifyLedger(rewritten, FAST).warnings.join()).toMatch(/no public key supplied/);
@@ -368,10 +380,10 @@ describe('key files', () => {
     writeFileSync(raw, kp.secretKey, { mode: 0o600 });
     expect((await loadLedgerKey(raw)).publicKey).toEqual(ed25519PublicKey(kp.secretKey));
     const hex = join(dir, 'hex.key');
-    writeFileSync(hex, toHex(kp.secretKey) + '\n', { mode: 0o600 });
+    writeFileSync(hex, bytesToLowerHex(kp.secretKey) + '\n', { mode: 0o600 });
     expect((await loadLedgerKey(hex)).publicKey).toEqual(kp.publicKey);
     const bad = join(dir, 'bad.key');
-    writeFileSync(bad, JSON.stringify({ type: 'fedveil-ledger-key', algorithm: 'ed25519', secretKey: toHex(kp.secretKey), publicKey: toHex(testKey(1).publicKey) }), { mode: 0o600 });
+    writeFileSync(bad, JSON.stringify({ type: 'fedveil-ledger-key', algorithm: 'ed25519', secretKey: bytesToLowerHex(kp.secretKey), publicKey: bytesToLowerHex(testKey(1).publicKey) }), { mode: 0o600 });
     await expect(loadLedgerKey(bad)).rejects.toThrow(/does not match/);
     expect(existsSync(join(dir, 'missing.key'))).toBe(false);
     await expect(loadLedgerKey(join(dir, 'missing.key'))).rejects.toThrow(/ENOENT/);
