@@ -10,7 +10,7 @@
  *
  *   npx tsx bench/encode.ts [--json] [--runs N] [--dim D]
  */
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { deterministicRandom, systemRandom, fillRandomUint32 } from '../src/crypto/random.js';
 import {
   addModInto, subModInto, rotate, unrotate, fwht, stochasticRound, wrap, centre, packBits, unpackBits, paddedLength,
@@ -177,13 +177,16 @@ const machine = {
   memoryGiB: Math.round(totalmem() / 2 ** 30),
   node: process.version,
   platform: `${process.platform}-${process.arch}`,
+  // The 1-minute load average when the run ended: above the core count,
+  // other processes shared the CPU and absolute figures are inflated.
+  loadAverage1m: Math.round(loadavg()[0]! * 100) / 100,
 };
 
 if (json) {
   process.stdout.write(JSON.stringify({ bench: 'encode', date: new Date().toISOString(), machine, d, runs, rows, ratios }) + '\n');
 } else {
   console.log(`fedveil encode benchmark: d = ${d}, median of ${runs} runs (after 2 warm-ups)`);
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node} ${machine.platform}`);
+  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node} ${machine.platform}; load average ${machine.loadAverage1m}`);
   const fmt = (v: number, unit: string) => (unit === 'MB/s' ? `${v.toFixed(0)} MB/s` : `${(v / 1e6).toFixed(1)} M el/s`);
   const width = Math.max(...rows.map((r) => r.name.length));
   for (const r of rows) {
