@@ -21,6 +21,8 @@ export function modulusMask(bits: number): number {
 }
 
 const TWO53 = 2 ** 53;
+// Module-local binding: global lookups are slow under sandboxed contexts (jest vm).
+const { floor } = Math;
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -59,7 +61,7 @@ export function wrap(values: Float64Array | Float32Array | Int32Array, bits: num
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
     // Rejects NaN too (NaN fails every comparison).
-    if (!(v >= -TWO53 && v <= TWO53) || Math.floor(v) !== v) {
+    if (!(v >= -TWO53 && v <= TWO53) || floor(v) !== v) {
       throw new InvalidArgument(`wrap: entry ${i} is ${String(v)}; expected an integer with |v| <= 2^53`);
     }
     // ToInt32(v) is v mod 2^32 (exact), the mask reduces to mod 2^b, and the
@@ -89,7 +91,7 @@ export function centre(u: Uint32Array, bits: number): Float64Array {
     or |= v;
     // floor(v / 2^(b-1)) is 1 exactly for the upper half (v < 2^b): a
     // branch-free select, since the sign of masked data is a coin flip.
-    out[i] = v - modulus * Math.floor(v * invHalf);
+    out[i] = v - modulus * floor(v * invHalf);
   }
   if (bits < 32 && or >>> bits !== 0) {
     const i = u.findIndex((v) => v >= modulus);

@@ -33,7 +33,7 @@ function packByDefinition(values: Uint32Array, bits: number): Uint8Array {
   const out = new Uint8Array(Math.ceil((values.length * bits) / 8));
   for (let i = 0; i < values.length; i++) {
     for (let j = 0; j < bits; j++) {
-      const bit = Math.floor(values[i]! / 2 ** j) % 2;
+      const bit = (values[i]! >>> j) & 1;
       const k = i * bits + j;
       out[k >> 3]! |= bit << (k & 7);
     }
