@@ -3,9 +3,13 @@
  * Ed25519 identity and takes part in secure-aggregation rounds until the
  * coordinator says `bye` (DESIGN.md section 7; docs/network.md).
  *
- * Input per round: `--data FILE` (a JSON array of numbers, reduced mod 2^b
- * and padded/truncated to the round's d) or, by default, a synthetic
- * vector drawn from the CSPRNG (I7).
+ * Input per round, as the coordinator's round task asks:
+ * - `train` (serve --model): train the round's tfjs model from the global
+ *   weights on this client's local data - `--data FILE` (JSON
+ *   `{ "xs": number[][], "labels": number[] }`) or, by default, synthetic
+ *   points of the model's task - and send the encoded update;
+ * - `vector`: `--data FILE` (a JSON array of integers, reduced mod 2^b and
+ *   padded/truncated to d) or a uniformly random vector from the CSPRNG (I7).
  *
  * Test hook (never for production): with FEDVEIL_REVEAL_DIR set, the client
  * writes its plain input of each round to
@@ -23,6 +27,7 @@ import { ed25519KeyPair } from '../crypto/index.js';
 import { loadOrCreateIdentity, nodeConnector } from '../transport/node-client.js';
 import { runParticipant, type RoundInfo } from '../transport/participant.js';
 import { hex } from '../transport/session.js';
+import type { LabelledData } from '../fl/mnist.js';
 
 interface JoinOptions {
   server: string;
@@ -41,28 +46,44 @@ export function register(program: Command): void {
     .requiredOption('--server <url>', 'coordinator URL, ws://host:port/ or wss://host:port/')
     .option('--identity <file>', 'Ed25519 identity file (created, mode 0600, if missing; default: a fresh identity per run)')
     .option('--enrol-token <token>', 'shared enrolment token (registers this identity)')
-    .option('--data <file>', 'JSON array of numbers used as this client\'s input vector (default: synthetic)')
+    .option('--data <file>', 'local data: { xs, labels } JSON for training rounds, or an integer array for vector rounds (default: synthetic)')
     .option('--ca <file>', 'extra CA certificate (PEM) to trust for wss://')
     .option('--quiet', 'no progress lines on stderr')
     .option('--json', 'print one JSON summary object on stdout when done')
     .action(async (opts: JoinOptions) => join(opts));
 }
 
-async function loadVector(file: string): Promise<number[]> {
-  let parsed: unknown;
+async function loadData(file: string): Promise<unknown> {
   try {
-    parsed = JSON.parse(await fs.readFile(file, 'utf8'));
+    return JSON.parse(await fs.readFile(file, 'utf8'));
   } catch (err) {
     throw new CliExit(2, `join: cannot read --data ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number' && Number.isSafeInteger(v))) throw new CliExit(2, `join: --data ${file} must be a JSON array of integers`);
+}
+
+function asVector(parsed: unknown, file: string): number[] {
+  if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number' && Number.isSafeInteger(v))) throw new CliExit(2, `join: --data ${file} must be a JSON array of integers for a vector round`);
   return parsed as number[];
+}
+
+function asLabelled(parsed: unknown, file: string): LabelledData {
+  const o = parsed as { xs?: unknown; labels?: unknown };
+  if (!o || !Array.isArray(o.xs) || !Array.isArray(o.labels) || o.xs.length !== o.labels.length || o.xs.length === 0) throw new CliExit(2, `join: --data ${file} must be { "xs": number[][], "labels": number[] } for a training round`);
+  const features = (o.xs[0] as unknown[]).length;
+  const xs = new Float32Array(o.xs.length * features);
+  o.xs.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== features || !row.every((v) => typeof v === 'number' && Number.isFinite(v))) throw new CliExit(2, `join: --data ${file}: row ${i} is not ${features} finite numbers`);
+    xs.set(row as number[], i * features);
+  });
+  const labels = Uint8Array.from(o.labels as number[]);
+  const classes = Math.max(...labels) + 1;
+  return { xs, labels, features, classes: Math.max(2, classes), n: labels.length };
 }
 
 async function join(opts: JoinOptions): Promise<void> {
   if (!/^wss?:\/\//.test(opts.server)) throw new CliExit(2, `join: --server must be a ws:// or wss:// URL, got ${opts.server}`);
   const identity = opts.identity ? await loadOrCreateIdentity(opts.identity) : ed25519KeyPair();
-  const data = opts.data ? await loadVector(opts.data) : undefined;
+  const data = opts.data ? await loadData(opts.data) : undefined;
   const revealDir = process.env.FEDVEIL_REVEAL_DIR;
   const stallBefore = process.env.FEDVEIL_TEST_STALL;
   const idHex = hex(identity.publicKey);
@@ -70,11 +91,21 @@ async function join(opts: JoinOptions): Promise<void> {
     if (!opts.quiet) process.stderr.write(`fedveil join ${idHex.slice(0, 8)}: ${line}\n`);
   };
 
+  let train: ((info: RoundInfo) => Promise<Uint32Array>) | undefined;
   const input = async (info: RoundInfo): Promise<Uint32Array> => {
-    const v = new Uint32Array(info.dim);
-    if (data) {
+    let v: Uint32Array = new Uint32Array(info.dim);
+    if (info.task.kind === 'train') {
+      if (!train) {
+        // tfjs is loaded only when a coordinator asks for training.
+        const { trainingInput, prepareBackend } = await import('../transport/training.js');
+        log(`tfjs backend ${await prepareBackend()}`);
+        train = trainingInput({ ...(data !== undefined ? { data: asLabelled(data, opts.data!) } : {}), onTrained: (r) => log(`round ${r.round}: trained on ${r.examples} local examples, loss ${r.loss.toFixed(4)}`) });
+      }
+      v = await train(info);
+    } else if (data !== undefined) {
+      const vector = asVector(data, opts.data!);
       const mod = 2 ** info.bits;
-      for (let i = 0; i < info.dim; i++) v[i] = (((data[i] ?? 0) % mod) + mod) % mod;
+      for (let i = 0; i < info.dim; i++) v[i] = (((vector[i] ?? 0) % mod) + mod) % mod;
     } else {
       fillRandomUint32(v);
       if (info.bits < 32) for (let i = 0; i < v.length; i++) v[i] = v[i]! & (2 ** info.bits - 1);

@@ -11,7 +11,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { CliExit, parsePositiveInteger, parseProbability, parseInteger } from './common.js';
+import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability } from './common.js';
+import { applyAverage, modelDimension, parseModelSpec, trainingCodec } from '../transport/training-codec.js';
 import { Coordinator, type RoundRecord } from '../transport/coordinator.js';
 import { WebSocketServerTransport } from '../transport/ws-server.js';
 import { loadEnrolledKeys } from '../transport/node-client.js';
@@ -33,6 +34,8 @@ interface ServeOptions {
   key?: string;
   demo?: boolean;
   results?: string;
+  model?: string;
+  range: number;
   maxPayload: number;
   rate: number;
   idleTimeout: number;
@@ -65,6 +68,8 @@ export function register(program: Command): void {
     .option('--dropout <p>', 'dropout fraction the SecAgg+ parameters tolerate', parseProbability, 0.1)
     .option('--cert <file>', 'TLS certificate (PEM): serve wss:// and https://')
     .option('--key <file>', 'TLS private key (PEM)')
+    .option('--model <spec>', 'federated training (FedAvg) of a tfjs model: softmax:F:C or mlp:F:H:C (sets --dim to its parameter count)')
+    .option('--range <r>', 'with --model: per-coordinate update range guard of the integer codec', parseNumber, 4)
     .option('--demo', 'serve the browser demo client on /demo/')
     .option('--results <file>', 'append each round result (survivors, sum) as JSON Lines (testing / auditing)')
     .option('--max-payload <bytes>', 'largest WebSocket message accepted', parsePositiveInteger, 64 * 1024 * 1024)
@@ -79,6 +84,19 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (Boolean(opts.cert) !== Boolean(opts.key)) throw new CliExit(2, 'serve: --cert and --key go together');
   if (opts.bits > 32) throw new CliExit(2, 'serve: --bits must be at most 32');
   if (opts.minClients < 2) throw new CliExit(2, 'serve: --min-clients must be at least 2');
+  let global: Float32Array | undefined;
+  let evaluate: ((w: Float32Array) => number) | undefined;
+  let accuracy: number | null = null;
+  if (opts.model) {
+    const spec = parseModelSpec(opts.model);
+    opts.dim = modelDimension(spec);
+    // Initial weights: the same Glorot-uniform initialisation the clients' tfjs builds (loaded only here).
+    const training = await import('../transport/training.js');
+    process.stderr.write(`fedveil serve: tfjs backend ${await training.prepareBackend()}\n`);
+    global = training.initialWeights(spec);
+    const heldOut = training.syntheticData(spec, 500);
+    evaluate = (w) => training.evaluateGlobal(spec, w, heldOut);
+  }
   const enrolled = opts.clientsFile ? await loadEnrolledKeys(opts.clientsFile) : new Set<string>();
   const tls = opts.cert && opts.key ? { cert: await fs.readFile(opts.cert), key: await fs.readFile(opts.key) } : undefined;
   const results = opts.results ? createWriteStream(opts.results, { flags: 'a' }) : undefined;
@@ -145,10 +163,16 @@ async function serve(opts: ServeOptions): Promise<void> {
     ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
     stageTimeoutMs: opts.stageTimeout,
     dropout: opts.dropout,
+    ...(opts.model ? { task: () => ({ kind: 'train' as const, model: opts.model!, global: new Uint8Array(global!.slice().buffer), range: opts.range }) } : {}),
     onRound: async (record: RoundRecord) => {
+      if (global) {
+        global = applyAverage(global, record.sum, record.survivors.length, trainingCodec(record.dim, record.n, record.bits, opts.range));
+        accuracy = evaluate ? evaluate(global) : null;
+        log(`round ${record.round}: global model accuracy on held-out synthetic data ${accuracy === null ? '-' : accuracy.toFixed(3)}`);
+      }
       if (results) {
         await new Promise<void>((resolve, reject) =>
-          results.write(JSON.stringify({ round: record.round, n: record.n, threshold: record.threshold, survivors: record.survivors, roster: record.roster, sum: Array.from(record.sum), durationMs: record.durationMs, stageMs: record.stageMs }) + '\n', (e) => (e ? reject(e) : resolve())),
+          results.write(JSON.stringify({ round: record.round, accuracy, n: record.n, threshold: record.threshold, survivors: record.survivors, roster: record.roster, sum: Array.from(record.sum), durationMs: record.durationMs, stageMs: record.stageMs }) + '\n', (e) => (e ? reject(e) : resolve())),
         );
       }
     },

@@ -27,7 +27,7 @@ import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.j
 import type { SecAggConfig, SecAggStage, Outgoing } from '../secagg/types.js';
 import { CloseCode, type Channel, type ServerTransport } from './channel.js';
 import { channelBinding, hex, verifyAuth, verifyEnvelope } from './session.js';
-import { decodeClientMessage, encodeMessage, WIRE_VERSION, type ServerMessage } from './wire.js';
+import { decodeClientMessage, encodeMessage, WIRE_VERSION, type RoundTask, type ServerMessage } from './wire.js';
 import type { Protocol, RoundServer } from './protocol.js';
 
 /** Which identities may join. */
@@ -96,6 +96,8 @@ export interface CoordinatorOptions {
   firstRound?: number;
   name?: string;
   rng?: RandomSource;
+  /** What participants contribute in round `round` with roster size `n` (default: their own vectors). */
+  task?: (round: number, n: number) => RoundTask;
   /** Called (and awaited) when a round ends, before the next opens: ledger, results. */
   onRound?: (record: RoundRecord) => void | Promise<void>;
   onEvent?: (event: CoordinatorEvent) => void;
@@ -384,6 +386,7 @@ export class Coordinator {
     this.active = round;
     this.state = 'round';
     this.emit({ type: 'round-start', round: round.round, n, threshold: config.threshold });
+    const task: RoundTask = this.opts.task?.(round.round, n) ?? { kind: 'vector' };
     roster.forEach((s, i) => {
       s.index = i + 1;
       this.send(s, {
@@ -402,6 +405,7 @@ export class Coordinator {
           stageTimeoutMs: config.stageTimeoutMs,
           maxFrameBytes: config.limits.maxFrameBytes,
         },
+        task,
       });
     });
     this.armTimer(round);

@@ -20,7 +20,7 @@ import type { SecAggConfig } from '../secagg/types.js';
 import type { Channel, CloseInfo } from './channel.js';
 import type { Protocol, RoundClient } from './protocol.js';
 import { channelBinding, hex, signAuth, signEnvelope, type Identity } from './session.js';
-import { decodeServerMessage, encodeMessage, WIRE_VERSION, type RoundConfigWire, type ServerMessage } from './wire.js';
+import { decodeServerMessage, encodeMessage, WIRE_VERSION, type RoundConfigWire, type RoundTask, type ServerMessage } from './wire.js';
 
 /** What the input callback learns about the round it must provide a vector for. */
 export interface RoundInfo {
@@ -29,6 +29,7 @@ export interface RoundInfo {
   readonly n: number;
   readonly dim: number;
   readonly bits: number;
+  readonly task: RoundTask;
 }
 
 export type ParticipantEvent =
@@ -113,7 +114,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           currentRound = msg.round;
           roundsJoined++;
           const config = configFromWire(opts.protocol, msg.config, msg.round);
-          const info: RoundInfo = { round: msg.round, index: msg.index, n: config.n, dim: config.dim, bits: config.bits };
+          const info: RoundInfo = { round: msg.round, index: msg.index, n: config.n, dim: config.dim, bits: config.bits, task: msg.task };
           opts.onEvent?.({ type: 'round-start', round: msg.round, index: msg.index, n: config.n });
           const input = await opts.input(info);
           client = opts.protocol.createClient(config, msg.index, input);

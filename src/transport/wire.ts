@@ -29,6 +29,15 @@ export interface RoundConfigWire {
   maxFrameBytes: number;
 }
 
+/**
+ * What a participant contributes in a round: its own integer vector
+ * (`vector`), or a model update trained on its local data from the given
+ * global weights (`train`, see training.ts) encoded with the round codec.
+ */
+export type RoundTask =
+  | { kind: 'vector' }
+  | { kind: 'train'; model: string; global: Uint8Array; range: number };
+
 /** Coordinator -> client. */
 export type ServerMessage =
   /** Challenge: a fresh nonce and the coordinator's session id (both bound into the auth signature). */
@@ -36,7 +45,7 @@ export type ServerMessage =
   /** Authentication accepted. */
   | { t: 'welcome'; identity: string }
   /** A round opens; this client takes part as SecAgg id `index`. */
-  | { t: 'round'; round: number; index: number; config: RoundConfigWire }
+  | { t: 'round'; round: number; index: number; config: RoundConfigWire; task: RoundTask }
   /** A SecAgg frame for this client. */
   | { t: 'frame'; round: number; payload: Uint8Array }
   /** The round ended (`ok` false: aborted). */
@@ -135,6 +144,18 @@ function decodeConfig(v: unknown): RoundConfigWire {
   };
 }
 
+function decodeTask(v: unknown): RoundTask {
+  if (v === undefined) return { kind: 'vector' };
+  if (typeof v !== 'object' || v === null) throw new InvalidMessage('round.task: expected an object');
+  const t = v as Record<string, unknown>;
+  if (t.kind === 'vector') return { kind: 'vector' };
+  if (t.kind !== 'train') throw new InvalidMessage('round.task.kind: expected vector|train');
+  const global = bytes('round.task.global', t.global);
+  if (global.length % 4 !== 0) throw new InvalidMessage('round.task.global: not float32 data');
+  if (typeof t.range !== 'number' || !(t.range > 0) || !Number.isFinite(t.range)) throw new InvalidMessage('round.task.range: expected a positive number');
+  return { kind: 'train', model: str('round.task.model', t.model, 64), global, range: t.range };
+}
+
 /** Decode and validate a coordinator -> client message (I3). */
 export function decodeServerMessage(frame: Uint8Array): ServerMessage {
   const m = decodeObject(frame);
@@ -144,7 +165,7 @@ export function decodeServerMessage(frame: Uint8Array): ServerMessage {
     case 'welcome':
       return { t: 'welcome', identity: str('welcome.identity', m.identity) };
     case 'round':
-      return { t: 'round', round: uint('round.round', m.round), index: uint('round.index', m.index), config: decodeConfig(m.config) };
+      return { t: 'round', round: uint('round.round', m.round), index: uint('round.index', m.index), config: decodeConfig(m.config), task: decodeTask(m.task) };
     case 'frame':
       return { t: 'frame', round: uint('frame.round', m.round), payload: bytes('frame.payload', m.payload) };
     case 'result':
