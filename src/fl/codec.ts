@@ -51,7 +51,7 @@ export function plainIntegerCodec(opts: { dim: number; maxClients: number; bits?
       return wrap(stochasticRound(x, rng), bits);
     },
     decode(sum: Uint32Array, summands: number): Float64Array {
-      aint('summands', summands, 1, opts.maxClients);
+      aint("summands", summands, 1, opts.maxClients);
       const c = centre(sum, bits);
       const k = 1 / (scale * summands);
       for (let i = 0; i < c.length; i++) c[i]! *= k;

@@ -36,7 +36,7 @@ import type { JsonValue, LedgerRoundParams } from '../dp/ledger-format.js';
 import type { PrivacyLedger } from '../dp/ledger.js';
 import type { RoundCodec } from './codec.js';
 import type { PrivateClient } from './client.js';
-import type { Aggregator } from './aggregate.js';
+import { survivorsOf, type Aggregator } from './aggregate.js';
 import type { Strategy } from './strategy.js';
 import { fedAvg } from './strategy.js';
 import { flattenWeights, setFlatWeights } from './weights.js';
@@ -51,6 +51,8 @@ export interface RoundPrivacy {
   readonly minClients: number;
   /** Ledger parameters of the round (null when non-private); `survivors` is filled in after aggregation. */
   readonly params: LedgerRoundParams | null;
+  /** The most summands the codec's overflow bound allows; larger rosters abort (default: unbounded). */
+  readonly maxClients?: number;
   /** Divide the decoded sum by this instead of the survivor count (fixed-denominator estimator). */
   readonly denominator?: number;
 }
@@ -108,6 +110,10 @@ export interface RoundReport {
   readonly trainSeconds: number;
   /** Wall time of encoding + secure aggregation + decoding. */
   readonly privacySeconds: number;
+  /** Of which: client-side encoding (clip, rotate, round, noise, wrap), summed over clients. */
+  readonly encodeSeconds: number;
+  /** Of which: the aggregation protocol (all clients and the server, in memory). */
+  readonly aggregateSeconds: number;
   readonly meanLoss: number;
 }
 
@@ -164,7 +170,7 @@ export class Coordinator {
     return Object.freeze({
       ...base, survived: 0, aborted: true, reason, accuracy: this.opts.evaluate ? this.opts.evaluate(this.model) : NaN,
       epsilon: this.epsilonSpent, bytes, seconds: (performance.now() - t0) / 1000, trainSeconds: trainMs / 1000,
-      privacySeconds: privacyMs / 1000, meanLoss: NaN,
+      privacySeconds: privacyMs / 1000, encodeSeconds: NaN, aggregateSeconds: NaN, meanLoss: NaN,
     });
   }
 
@@ -183,6 +189,9 @@ export class Coordinator {
     if (n < Math.max(2, privacy.minClients)) {
       return this.aborted(noRoster, `sampled ${n} clients, fewer than the ${Math.max(2, privacy.minClients)} needed`, t0, 0, 0, 0);
     }
+    if (privacy.maxClients !== undefined && n > privacy.maxClients) {
+      return this.aborted(noRoster, `sampled ${n} clients, more than the ${privacy.maxClients} the encoding is sized for`, t0, 0, 0, 0);
+    }
     const sa = this.opts.secagg ?? {};
     let threshold: number;
     let degree: number;
@@ -196,8 +205,11 @@ export class Coordinator {
       const p = findSecAggPlusParams({ clients: n, dropout: sa.dropout ?? 0.1, corrupt: sa.corrupt ?? 0.05, adversary: sa.adversary ?? 'semi-honest' });
       ({ degree, threshold, graph } = p);
     }
-    // I6: secure aggregation completes only with >= minClients summands, the count the noise is calibrated to.
-    threshold = Math.max(threshold, privacy.minClients);
+    // With the full graph the Shamir threshold is also the global minimum of
+    // survivors, so it can carry I6 itself. A SecAgg+ threshold is local to a
+    // neighbourhood (t <= k + 1) and cannot: I6 is then enforced below,
+    // before aggregation, from the survivor set U3.
+    if (graph === 'full') threshold = Math.min(n, Math.max(threshold, privacy.minClients));
     const base = { round, sampled: n, threshold, degree, graph };
     if (threshold > n) return this.aborted(base, `threshold ${threshold} exceeds the ${n} sampled clients`, t0, 0, 0, 0);
 
@@ -237,6 +249,14 @@ export class Coordinator {
       encodeMs += performance.now() - te;
     }
 
+    // I6: the server refuses to unmask unless at least minClients masked inputs
+    // (the t the noise is calibrated to) are in: U3 = senders of masked inputs,
+    // known to the server at the end of MaskedInputCollection. In this
+    // simulation the dropout schedule determines U3 in advance.
+    const u3 = survivorsOf(n, dropouts).length;
+    if (u3 < privacy.minClients) {
+      return this.aborted(base, `only ${u3} masked inputs, fewer than minClients t = ${privacy.minClients} the noise is calibrated to (I6)`, t0, trainMs, encodeMs, 0);
+    }
     const ta = performance.now();
     let result;
     try {
@@ -267,7 +287,7 @@ export class Coordinator {
     return Object.freeze({
       ...base, survived, aborted: false, accuracy, epsilon: this.epsilonSpent, bytes: result.bytes,
       seconds: (performance.now() - t0) / 1000, trainSeconds: trainMs / 1000,
-      privacySeconds: (encodeMs + aggMs + decodeMs) / 1000, meanLoss: trained ? lossSum / trained : NaN,
+      privacySeconds: (encodeMs + aggMs + decodeMs) / 1000, encodeSeconds: encodeMs / 1000, aggregateSeconds: aggMs / 1000, meanLoss: trained ? lossSum / trained : NaN,
     });
   }
 

@@ -1,0 +1,183 @@
+/**
+ * Federated-learning benchmarks (issue 6; results and commands in docs/fl.md).
+ *
+ *   npx tsx bench/fl.ts --experiment <name> [--json] [--rounds R] [--seed S] [--aggregation secagg|plain-sum]
+ *
+ * Experiments:
+ * - backend: median time of one local epoch of the 2NN (784-200-200-10)
+ *   on 600 MNIST examples, B = 10, for every tfjs backend that loads.
+ * - mcmahan-iid / mcmahan-shards: McMahan et al. 2017's 2NN, 100 clients,
+ *   C = 0.1 (Poisson sampling, q = 0.1), E = 1, B = 10, client lr 0.1,
+ *   non-private, every round through secure aggregation with integer
+ *   encoding; stops at 97% test accuracy or the round cap (--rounds).
+ * - privacy: user-level DP at delta = 1e-5 for each --epsilons value
+ *   (default 8,4,2) with the settings printed in the output.
+ * - overhead: the default `fedveil simulate` run; per-round privacy-layer
+ *   time (encode + noise + secure aggregation + decode) / local training time.
+ *
+ * Timings are noisy on a shared machine; the ratios are measured in the same run.
+ */
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, describeBackend } from '../src/fl/backend.js';
+import { loadMnist, subset } from '../src/fl/mnist.js';
+import { build2nn, trainLocal } from '../src/fl/train.js';
+import { deterministicRandom } from '../src/crypto/random.js';
+import { setupSimulation, type SimulationParams } from '../src/fl/simulation.js';
+import { simulationLayers } from '../src/fl/layers.js';
+import type { RoundReport } from '../src/fl/coordinator.js';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+function opt(name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i < 0 ? undefined : args[i + 1];
+}
+const experiment = opt('--experiment') ?? 'backend';
+const seed = Number(opt('--seed') ?? 1);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGB: Math.round(totalmem() / 2 ** 30) };
+const log = (s: string): void => void process.stderr.write(s + '\n');
+
+async function backendBench(): Promise<Record<string, unknown>> {
+  const { train } = await loadMnist({ trainLimit: 600, testLimit: 1 });
+  const data = subset(train, Array.from({ length: 600 }, (_v, i) => i));
+  const out: Record<string, number> = {};
+  for (const b of ['tfjs-node', 'wasm', 'cpu'] as const) {
+    let report;
+    try {
+      report = await selectBackend(b);
+    } catch (err) {
+      log(`${b}: unavailable (${err instanceof Error ? err.message : String(err)})`);
+      continue;
+    }
+    const model = build2nn(1);
+    const times: number[] = [];
+    for (let r = 0; r < 4; r++) {
+      const t0 = performance.now();
+      await trainLocal(model, data, { epochs: 1, batchSize: 10, learningRate: 0.1, rng: deterministicRandom(r) });
+      if (r > 0) times.push(performance.now() - t0);
+    }
+    model.dispose();
+    out[describeBackend(report)] = median(times);
+    log(`${describeBackend(report)}: ${median(times).toFixed(0)} ms per epoch of 600 examples (median of 3)`);
+  }
+  const wasm = Object.entries(out).find(([k]) => k.startsWith('wasm'))?.[1];
+  const cpu = out['cpu (pure JS)'];
+  return { msPerEpoch600: out, cpuOverWasm: wasm && cpu ? cpu / wasm : null };
+}
+
+interface RunSummary {
+  params: Partial<SimulationParams>;
+  backend: string;
+  dim: number;
+  noiseMultiplier: number | null;
+  minClients: number;
+  roundsRun: number;
+  roundsToTarget: number | null;
+  finalAccuracy: number;
+  bestAccuracy: number;
+  epsilon: number;
+  meanClientsPerRound: number;
+  medianTrainSeconds: number;
+  medianPrivacySeconds: number;
+  medianEncodeSeconds: number;
+  medianAggregateSeconds: number;
+  privacyOverTrain: number;
+  medianBytesPerRound: number;
+  aborted: number;
+  stoppedBy?: string;
+  rows: Array<Pick<RoundReport, 'round' | 'sampled' | 'survived' | 'accuracy' | 'epsilon' | 'bytes' | 'seconds' | 'trainSeconds' | 'privacySeconds' | 'encodeSeconds' | 'aggregateSeconds'>>;
+}
+
+async function simulate(params: Partial<SimulationParams>, target?: number): Promise<RunSummary> {
+  const ledger = params.privacy === false ? undefined : join(tmpdir(), `fedveil-bench-${process.pid}-${Date.now()}.jsonl`);
+  const setup = await setupSimulation({ ...params, ...(ledger ? { ledger } : {}) }, simulationLayers());
+  if (ledger) log(`ledger: ${ledger}`);
+  const rows: RunSummary['rows'] = [];
+  let roundsToTarget: number | null = null;
+  let stoppedBy: string | undefined;
+  log(`# ${JSON.stringify(params)} backend=${describeBackend(setup.backend)} dim=${setup.dim} z=${setup.noiseMultiplier} t=${setup.minClients}`);
+  try {
+    for (let r = 1; r <= setup.params.rounds; r++) {
+      let rep: RoundReport;
+      try {
+        rep = await setup.coordinator.runRound();
+      } catch (err) {
+        if ((err as { code?: string }).code === 'BUDGET_EXCEEDED') {
+          stoppedBy = (err as Error).message;
+          break;
+        }
+        throw err;
+      }
+      rows.push({ round: rep.round, sampled: rep.sampled, survived: rep.survived, accuracy: rep.accuracy, epsilon: rep.epsilon, bytes: rep.bytes, seconds: rep.seconds, trainSeconds: rep.trainSeconds, privacySeconds: rep.privacySeconds, encodeSeconds: rep.encodeSeconds, aggregateSeconds: rep.aggregateSeconds });
+      log(`round ${rep.round} sampled ${rep.sampled} survived ${rep.survived}${rep.aborted ? ' ABORTED' : ''} acc ${rep.accuracy.toFixed(4)} eps ${rep.epsilon.toFixed(3)} bytes ${rep.bytes} s ${rep.seconds.toFixed(1)} (train ${rep.trainSeconds.toFixed(1)}, privacy ${rep.privacySeconds.toFixed(2)} = encode ${rep.encodeSeconds.toFixed(2)} + aggregate ${rep.aggregateSeconds.toFixed(2)})`);
+      if (target !== undefined && roundsToTarget === null && rep.accuracy >= target) {
+        roundsToTarget = rep.round;
+        break;
+      }
+    }
+  } finally {
+    await setup.close();
+  }
+  const done = rows.filter((r) => r.survived > 0);
+  const accs = rows.map((r) => r.accuracy).filter(Number.isFinite);
+  const train = median(done.map((r) => r.trainSeconds));
+  const priv = median(done.map((r) => r.privacySeconds));
+  return {
+    params, backend: describeBackend(setup.backend), dim: setup.dim, noiseMultiplier: setup.noiseMultiplier, minClients: setup.minClients,
+    roundsRun: rows.length, roundsToTarget, finalAccuracy: accs.at(-1) ?? NaN, bestAccuracy: Math.max(...accs),
+    epsilon: rows.at(-1)?.epsilon ?? 0, meanClientsPerRound: done.reduce((a, r) => a + r.survived, 0) / Math.max(1, done.length),
+    medianTrainSeconds: train, medianPrivacySeconds: priv,
+    medianEncodeSeconds: median(done.map((r) => r.encodeSeconds)), medianAggregateSeconds: median(done.map((r) => r.aggregateSeconds)), privacyOverTrain: priv / train,
+    medianBytesPerRound: median(done.map((r) => r.bytes)), aborted: rows.length - done.length,
+    ...(stoppedBy ? { stoppedBy } : {}), rows,
+  };
+}
+
+const aggregation = (opt('--aggregation') ?? 'secagg') as 'secagg' | 'plain-sum';
+
+function mcmahan(split: 'iid' | 'shards'): Partial<SimulationParams> {
+  return {
+    clients: 100, sampleRate: 0.1, privacy: false, model: '2nn', epochs: 1, batchSize: 10, learningRate: 0.1,
+    split, rounds: Number(opt('--rounds') ?? (split === 'iid' ? 150 : 300)), dropout: 0, aggregation, seed,
+  };
+}
+
+function privacyRun(epsilon: number): Partial<SimulationParams> {
+  return {
+    clients: Number(opt('--clients') ?? 1000), sampleRate: Number(opt('--sample-rate') ?? 0.1), privacy: true, epsilon, delta: 1e-5,
+    rounds: Number(opt('--rounds') ?? 30), model: (opt('--model') ?? 'mlp') as SimulationParams['model'], hidden: Number(opt('--hidden') ?? 32),
+    split: 'iid', epochs: Number(opt('--epochs') ?? 1), batchSize: 10, learningRate: Number(opt('--lr') ?? 0.15), clipNorm: Number(opt('--clip') ?? 0.5),
+    serverLearningRate: Number(opt('--server-lr') ?? 1), dropout: 0, aggregation, seed, mechanism: (opt('--mechanism') ?? 'ddg') as 'ddg' | 'skellam',
+    evalEvery: Number(opt('--eval-every') ?? 5),
+  };
+}
+
+async function main(): Promise<void> {
+  let result: unknown;
+  if (experiment === 'backend') result = await backendBench();
+  else if (experiment === 'mcmahan-iid') result = await simulate(mcmahan('iid'), 0.97);
+  else if (experiment === 'mcmahan-shards') result = await simulate(mcmahan('shards'), 0.97);
+  else if (experiment === 'privacy') {
+    const out = [];
+    for (const eps of (opt('--epsilons') ?? '8,4,2').split(',').map(Number)) out.push(await simulate(privacyRun(eps)));
+    result = out;
+  } else if (experiment === 'overhead') result = await simulate({ ...(opt('--seed') ? { seed } : {}), aggregation });
+  else throw new Error(`unknown experiment ${experiment}`);
+  const report = { experiment, machine, tfjs: tf.version.tfjs, when: new Date().toISOString(), result };
+  if (json) process.stdout.write(JSON.stringify(report) + '\n');
+  else process.stdout.write(JSON.stringify(report, null, 1) + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
