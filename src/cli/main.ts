@@ -16,6 +16,7 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./join.js'),
   () => import('./epsilon.js'),
   () => import('./calibrate.js'),
+  () => import('./simulate.js'),
 ];
 
 async function main(argv: string[]): Promise<number> {
