@@ -174,7 +174,7 @@ function subsampledRdp(eps: (l: number) => number, q: number, alpha: number, log
 export function distributedRdp(event: DistributedNoiseEvent | PoissonSampledDistributedEvent, orders: number[]): Float64Array {
   if (!Array.isArray(orders)) throw new InvalidArgument('orders: expected an array of numbers > 1');
   for (const a of orders) {
-    if (typeof a !== 'number' || !(a > 1)) throw new InvalidArgument(`orders: every order must be a number > 1, got ${String(a)}`);
+    if (typeof a !== 'number' || !(a >= 1)) throw new InvalidArgument(`orders: every order must be a number >= 1, got ${String(a)}`);
   }
   let inner: DistributedNoiseEvent;
   let q = 1;
@@ -210,12 +210,18 @@ export function distributedRdp(event: DistributedNoiseEvent | PoissonSampledDist
   };
   for (let i = 0; i < orders.length; i++) {
     const a = orders[i]!;
-    if (!Number.isFinite(a)) {
+    if (!Number.isFinite(a) || a === 1) {
+      // alpha = 1 (KL) and infinity: Infinity is always a valid upper bound
       out[i] = Infinity;
       continue;
     }
     if (Number.isInteger(a)) {
       out[i] = atInt(a);
+      continue;
+    }
+    if (q === 1 && inner.type === 'discrete_gaussian') {
+      // Theorem 1 is a concentrated-DP statement: alpha * eps^2 / 2 holds at every real alpha > 1
+      out[i] = base(a);
       continue;
     }
     // chord of the convex (alpha - 1) * RDP(alpha) between the integer neighbours

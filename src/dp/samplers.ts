@@ -259,33 +259,43 @@ function checkLibm(): void {
 
 /**
  * Description of a unimodal target f on the integers (unnormalised), for
- * {@link TableSampler}. The core [lo, hi] is tabulated; beyond it f is bounded
- * by a geometric envelope f(k) <= f(edge) * exp(-rate * |k - edge|).
+ * {@link TableSampler}. The core [lo, hi] is covered by blocks of 2^blockLog2
+ * values; beyond it f is bounded by a geometric envelope
+ * f(k) <= f(edge) * exp(-rate(edge) * |k - edge|).
  */
 interface TableTarget {
   readonly lo: number;
   readonly hi: number;
+  readonly mode: number;
+  readonly blockLog2: number;
   /** log f(k) in doubles, with a proven absolute error bound. */
   logf(k: number): number;
   logfErr(k: number): number;
   /** f(k) = factor * exp(x) exactly (slow path only). */
   exact(k: number): { x: Rational; factor: Rational };
-  /** Lower bounds on the geometric decay rate beyond hi / below lo (undefined: no mass there). */
-  readonly rightRate: number | undefined;
-  readonly leftRate: number | undefined;
+  /** Lower bounds on the geometric decay rate beyond an upper / below a lower edge (undefined: no mass). */
+  rightRate(edge: number): number | undefined;
+  leftRate(edge: number): number | undefined;
+  /** Hot-loop shortcuts (same values as logf / logfErr, without a call): */
+  /** log f(k) = -k^2 * quadratic, error <= 4U * |log f| */
+  readonly quadratic?: number;
+  /** log f(k) = logTable[k - lo], error <= logTableErr */
+  readonly logTable?: Float64Array;
+  readonly logTableErr?: number;
 }
-
 
 /**
  * Exact rejection sampling from a proposal q whose probabilities are exact
- * integers out of 2^32: an alias table (Walker/Vose) over the core values, two
- * tail outcomes and a REJECT outcome holding the leftover units. A tail outcome
- * draws k = edge +- (1 + B * Lb + V) with B ~ Geometric(1/2) (leading zero bits)
- * and V uniform in [0, Lb), so q(k) = (cnt / 2^32) 2^-(B+1) / Lb exactly, and
- * Lb * rate >= ln 2 makes the geometric envelope fall by at least 2^-B per
- * block. With M >= sup f / q (enforced with the proven error margins),
- * accepting k with probability f(k) / (M q(k)) yields exactly f / sum f.
- * One word picks the alias column and its threshold, one decides acceptance.
+ * integers out of 2^32: an alias table (Walker/Vose) over core blocks (each
+ * then uniform over its 2^e values), two tail outcomes and a REJECT outcome
+ * holding the leftover units. A tail outcome draws k = edge +- (1 + B Lb + V)
+ * with B ~ Geometric(1/2) (leading zero bits) and V uniform in [0, Lb), so
+ * q(k) = (cnt / 2^32) 2^-(B+1) / Lb exactly; Lb * rate >= ln 2 makes the
+ * geometric envelope fall by at least 2^-B per block. With M >= sup f / q
+ * (enforced with the proven error margins), accepting k with probability
+ * f(k) / (M q(k)) yields exactly f / sum f. Words per proposal: one for the
+ * alias column and threshold, one for the offset in the block (blocks > 1),
+ * one for acceptance; the acceptance rate is about 0.97 or more.
  */
 class TableSampler {
   private readonly shift: number;
@@ -293,108 +303,111 @@ class TableSampler {
   private readonly thr: Uint32Array;
   private readonly prim: Int32Array;
   private readonly alias: Int32Array;
-  private readonly accLo: Float64Array;
-  private readonly accHi: Float64Array;
+  /** Per-value acceptance bounds when blocks have width 1. */
+  private readonly accLo: Float64Array | undefined;
+  private readonly accHi: Float64Array | undefined;
+  /** Per-block 2^32 * w / (M * count) in doubles (exact factor recomputed in BigInt on the slow path). */
+  private readonly blockScale: Float64Array;
   private readonly counts: Float64Array;
   private readonly lo: number;
+  private readonly e: number;
+  private readonly nBlocks: number;
   private readonly M: number;
+  private readonly maxLogR: number;
   private readonly tail: { readonly cnt: number; readonly Lb: number; readonly edge: number }[] = [];
   private readonly target: TableTarget;
 
   constructor(target: TableTarget) {
     this.target = target;
-    const { lo, hi } = target;
+    const e = target.blockLog2;
+    const w = 2 ** e;
+    this.e = e;
+    const lo = target.lo;
     this.lo = lo;
-    const n = hi - lo + 1;
-    const logf = new Float64Array(n);
-    let maxLog = -Infinity;
-    for (let i = 0; i < n; i++) {
-      logf[i] = target.logf(lo + i);
-      if (logf[i]! > maxLog) maxLog = logf[i]!;
-    }
-    // Work relative to the maximum (f is only known up to a constant anyway)
-    // but keep exactness: the exact f(k) is compared with M q(k) where M
-    // includes exp(maxLogR) with maxLogR a double used identically in both paths.
-    const maxLogR = maxLog;
-    const fHi = new Float64Array(n); // upper bounds on f(k) / exp(maxLogR)
+    const nb = Math.ceil((target.hi - lo + 1) / w);
+    this.nBlocks = nb;
+    const hi = lo + nb * w - 1;
+    const maxLogR = target.logf(target.mode);
+    this.maxLogR = maxLogR;
+    const fBound = (k: number): number => {
+      const lf = target.logf(k);
+      const err = target.logfErr(k) + 4 * U * (Math.abs(lf) + Math.abs(maxLogR));
+      return Math.exp(lf - maxLogR + err) * (1 + LIBM_ERR);
+    };
+    // block upper bounds: f is unimodal, so its block maximum is at the point nearest the mode
+    const fBlock = new Float64Array(nb);
     let zCore = 0;
-    for (let i = 0; i < n; i++) {
-      const err = target.logfErr(lo + i) + 4 * U * (Math.abs(logf[i]!) + Math.abs(maxLogR));
-      fHi[i] = Math.exp(logf[i]! - maxLogR + err) * (1 + LIBM_ERR);
-      zCore += fHi[i]!;
+    for (let i = 0; i < nb; i++) {
+      const a = lo + i * w;
+      const peak = Math.min(Math.max(target.mode, a), a + w - 1);
+      fBlock[i] = fBound(peak);
+      zCore += w * fBlock[i]!;
     }
-    // tails: block length Lb with Lb * rate >= ln 2, envelope mass 2 Lb F per side
     const tails: { F: number; Lb: number; edge: number; side: number }[] = [];
-    for (const [rate, edge, side] of [[target.rightRate, hi, 1], [target.leftRate, lo, -1]] as const) {
+    for (const [rate, edge, side] of [[target.rightRate(hi), hi, 1], [target.leftRate(lo), lo, -1]] as const) {
       if (rate === undefined) continue;
       const r = rate * (1 - 1e-9);
-      const Lb = Math.ceil(Math.LN2 / r) + 1;
-      tails.push({ F: fHi[edge - lo]!, Lb, edge, side });
+      tails.push({ F: fBound(edge), Lb: Math.ceil(Math.LN2 / r) + 1, edge, side });
     }
     let zTail = 0;
     for (const t of tails) zTail += 2 * t.Lb * t.F;
     const units = TWO32;
-    const slackUnits = n + 64;
-    // M (relative to exp(maxLogR)) so that sum of ceil'ed counts fits in 2^32
-    const M = ((zCore + zTail) * (1 + 2 ** -30) * units) / (units - slackUnits - 2 * 2 ** 20);
+    // M (relative to exp(maxLogR)) so that the ceil'ed counts fit in 2^32 units
+    const M = ((zCore + zTail) * (1 + 2 ** -30) * units) / (units - (nb + 64) - 2 ** 21);
     this.M = M;
-    const counts = new Float64Array(n + 3); // core..., TAIL_R, TAIL_L, REJECT
+    const counts = new Float64Array(nb + 3); // blocks..., right tail, left tail, REJECT
     let used = 0;
-    for (let i = 0; i < n; i++) {
-      counts[i] = Math.max(1, Math.ceil((fHi[i]! * units) / M));
+    for (let i = 0; i < nb; i++) {
+      counts[i] = Math.max(1, Math.ceil((w * fBlock[i]! * units) / M));
       used += counts[i]!;
     }
     for (const t of tails) {
       const cnt = Math.ceil((2 * units * t.Lb * t.F * (1 + 1e-6)) / M) + 1;
-      counts[t.side === 1 ? n : n + 1] = cnt;
+      counts[t.side === 1 ? nb : nb + 1] = cnt;
       used += cnt;
       this.tail[t.side === 1 ? 0 : 1] = { cnt, Lb: t.Lb, edge: t.edge };
     }
     if (used > units) throw new Error('TableSampler: proposal does not fit in 2^32 units');
-    counts[n + 2] = units - used;
+    counts[nb + 2] = units - used;
     this.counts = counts;
-    // acceptance probabilities f(k) 2^32 / (M count_k), with proven bounds
-    this.accLo = new Float64Array(n);
-    this.accHi = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const err = target.logfErr(lo + i) + 4 * U * (Math.abs(logf[i]!) + Math.abs(maxLogR));
-      const p = (Math.exp(logf[i]! - maxLogR) * units) / (M * counts[i]!);
-      const rel = LIBM_ERR + 1.01 * err + 8 * U;
-      this.accLo[i] = p * (1 - rel);
-      this.accHi[i] = p * (1 + rel);
+    this.blockScale = new Float64Array(nb);
+    for (let i = 0; i < nb; i++) this.blockScale[i] = (units * w) / (M * counts[i]!);
+    if (w === 1) {
+      this.accLo = new Float64Array(nb);
+      this.accHi = new Float64Array(nb);
+      for (let i = 0; i < nb; i++) {
+        const lf = target.logf(lo + i);
+        const err = target.logfErr(lo + i) + 4 * U * (Math.abs(lf) + Math.abs(maxLogR));
+        const p = Math.exp(lf - maxLogR) * this.blockScale[i]!;
+        const rel = LIBM_ERR + 1.01 * err + 8 * U;
+        this.accLo[i] = p * (1 - rel);
+        this.accHi[i] = p * (1 + rel);
+      }
     }
-    this.maxLogR = maxLogR;
-    // Vose alias table over 2^m columns of 2^(32-m) units each
-    const outcomes = n + 3;
+    // Vose alias table over 2^m columns of 2^(32-m) units each; entries are outcome indices
+    const outcomes = nb + 3;
     let m = 1;
     while (2 ** m < outcomes) m++;
     const cols = 2 ** m;
     const cap = units / cols;
     this.shift = 32 - m;
-    this.lowMask = m === 32 ? 0 : cap - 1;
+    this.lowMask = cap - 1;
     this.thr = new Uint32Array(cols);
     this.prim = new Int32Array(cols);
     this.alias = new Int32Array(cols);
-    // prim/alias hold outcome indices: 0..n-1 core value lo+i, n right tail, n+1 left tail, n+2 REJECT
-    const REJECT = n + 2;
-    this.n = n;
-    const code = (o: number): number => o;
+    const REJECT = nb + 2;
     const rem = new Float64Array(cols);
-    const owner = new Int32Array(cols);
-    for (let c = 0; c < cols; c++) {
-      rem[c] = c < outcomes ? counts[c]! : 0;
-      owner[c] = c < outcomes ? c : -1;
-    }
+    for (let c = 0; c < cols; c++) rem[c] = c < outcomes ? counts[c]! : 0;
     const small: number[] = [];
     const large: number[] = [];
     for (let c = 0; c < cols; c++) (rem[c]! < cap ? small : large).push(c);
     while (small.length > 0 && large.length > 0) {
       const sc = small.pop()!;
       const lc = large[large.length - 1]!;
-      // column sc keeps rem[sc] units of its own outcome, the rest goes to lc's outcome
+      // column sc keeps rem[sc] units of its own outcome; the rest goes to lc's outcome
       this.thr[sc] = rem[sc]!;
-      this.prim[sc] = owner[sc]! < 0 ? REJECT : code(owner[sc]!);
-      this.alias[sc] = code(owner[lc]!);
+      this.prim[sc] = sc < outcomes ? sc : REJECT;
+      this.alias[sc] = lc;
       rem[lc] = rem[lc]! - (cap - rem[sc]!);
       if (rem[lc]! < cap) {
         large.pop();
@@ -402,52 +415,75 @@ class TableSampler {
       }
     }
     for (const c of large.concat(small)) {
-      // exactly full columns (rem == cap) by integer arithmetic
+      // the remaining columns are exactly full (integer arithmetic in doubles)
       if (rem[c] !== cap) throw new Error('TableSampler: alias construction lost units');
-      this.thr[c] = cap === TWO32 ? 0xffffffff : cap;
-      this.prim[c] = owner[c]! < 0 ? REJECT : code(owner[c]!);
+      this.thr[c] = cap;
+      this.prim[c] = c < outcomes ? c : REJECT;
       this.alias[c] = this.prim[c]!;
     }
-    this.checkMass(n, code);
-  }
-
-  private readonly maxLogR: number;
-  private readonly n: number;
-
-  /** Every outcome's units across the alias table must equal its count (exact proposal). */
-  private checkMass(n: number, code: (o: number) => number): void {
-    const got = new Map<number, number>();
-    const cap = TWO32 / this.thr.length;
-    for (let c = 0; c < this.thr.length; c++) {
-      got.set(this.prim[c]!, (got.get(this.prim[c]!) ?? 0) + this.thr[c]!);
-      got.set(this.alias[c]!, (got.get(this.alias[c]!) ?? 0) + (cap - this.thr[c]!));
+    // the proposal must be exactly the counts: verify every outcome's units
+    const got = new Float64Array(outcomes);
+    for (let c = 0; c < cols; c++) {
+      got[this.prim[c]!]! += this.thr[c]!;
+      got[this.alias[c]!]! += cap - this.thr[c]!;
     }
-    for (let o = 0; o < n + 2; o++) {
-      if (this.counts[o]! > 0 && got.get(code(o)) !== this.counts[o]) throw new Error('TableSampler: alias masses differ from counts');
+    for (let o = 0; o < outcomes; o++) {
+      if (got[o] !== counts[o]) throw new Error('TableSampler: alias masses differ from counts');
     }
   }
 
   sample(ws: WordStream): number {
     const lo = this.lo;
+    const nb = this.nBlocks;
+    const e = this.e;
+    const accLo = this.accLo;
+    const accHi = this.accHi;
+    const quadratic = this.target.quadratic;
+    const logTable = this.target.logTable;
+    const logTableErr = this.target.logTableErr ?? Infinity;
     for (;;) {
       const w = ws.next();
       const col = w >>> this.shift;
       const i = (w & this.lowMask) < this.thr[col]! ? this.prim[col]! : this.alias[col]!;
-      if (i >= this.n) {
-        if (i === this.n + 2) continue; // REJECT
-        const r = this.sampleTail(ws, i === this.n ? 0 : 1);
+      if (i >= nb) {
+        if (i === nb + 2) continue; // REJECT
+        const r = this.sampleTail(ws, i === nb ? 0 : 1);
         if (r !== undefined) return r;
         continue;
       }
-      const k = i + lo;
-      const w2 = ws.next();
-      if ((w2 + 1) * INV32 <= this.accLo[i]!) return k;
-      if (w2 * INV32 >= this.accHi[i]!) continue;
-      // p = f(k) 2^32 / (M exp(maxLogR) count_k)
+      let k: number;
+      let w2: number;
+      if (accLo !== undefined && accHi !== undefined) {
+        k = lo + i;
+        w2 = ws.next();
+        if ((w2 + 1) * INV32 <= accLo[i]!) return k;
+        if (w2 * INV32 >= accHi[i]!) continue;
+      } else {
+        k = lo + i * 2 ** e + (ws.next() >>> (32 - e));
+        w2 = ws.next();
+        let lf: number;
+        let err: number;
+        if (quadratic !== undefined) {
+          lf = -(k * k) * quadratic;
+          err = 8 * U * -lf;
+        } else if (logTable !== undefined) {
+          lf = logTable[k - lo]!;
+          err = logTableErr;
+        } else {
+          lf = this.target.logf(k);
+          err = this.target.logfErr(k);
+        }
+        err += 4 * U * (Math.abs(lf) + Math.abs(this.maxLogR));
+        const p = Math.exp(lf - this.maxLogR) * this.blockScale[i]!;
+        const rel = LIBM_ERR + 1.01 * err + 8 * U;
+        if ((w2 + 1) * INV32 <= p * (1 - rel)) return k;
+        if (w2 * INV32 >= p * (1 + rel)) continue;
+      }
+      // slow path: p = f(k) 2^32 w / (M exp(maxLogR) count_i), exactly
       const Mr = rationalOf(this.M);
       const { x, factor } = this.target.exact(k);
       const xx = rAdd(x, rationalOf(-this.maxLogR));
-      const ff = rMul(factor, { num: BigInt(TWO32) * Mr.den, den: Mr.num * BigInt(this.counts[i]!) });
+      const ff = rMul(factor, { num: BigInt(TWO32) * (1n << BigInt(e)) * Mr.den, den: Mr.num * BigInt(this.counts[i]!) });
       if (decideExact(w2, ws, xx, ff)) return k;
     }
   }
@@ -467,7 +503,7 @@ class TableSampler {
     const V = ws.below(t.Lb);
     const off = 1 + B * t.Lb + V;
     const k = side === 0 ? t.edge + off : t.edge - off;
-    if (!Number.isSafeInteger(k) || Math.abs(k) > 2 ** 31 - 1) return undefined; // f(k) is 0 to double precision; reject
+    if (Math.abs(k) > 2 ** 31 - 1) return undefined; // beyond Int32 output; f there is below 2^-(2^20): reject
     // p = f(k) / (M exp(maxLogR) q(k)), q(k) = (cnt / 2^32) 2^-(B+1) / Lb
     const Mr = rationalOf(this.M);
     const { x, factor } = this.target.exact(k);
@@ -495,22 +531,33 @@ function cachedTable(key: string, build: () => TableSampler): TableSampler {
   return t;
 }
 
+/** Block width exponent: blocks of about sd/64 values keep the acceptance near 0.97 and tables small. */
+function blockLog2(sd: number): number {
+  return Math.max(0, Math.floor(Math.log2(sd / 64)));
+}
+
 function dgTable(sigma: number): TableSampler | undefined {
   const K = coreHalfWidth(sigma) + 2;
-  if (2 * K + 1 > MAX_TABLE) return undefined;
+  const e = blockLog2(sigma);
+  if ((2 * K + 1) / 2 ** e > MAX_TABLE) return undefined;
   return cachedTable(`dg:${sigma}`, () => {
     const s2 = sigma * sigma;
     const s2R = rMul(rationalOf(sigma), rationalOf(sigma));
+    const rate = (edge: number): number => (2 * Math.abs(edge) + 1) / (2 * s2);
     return new TableSampler({
       lo: -K,
       hi: K,
+      mode: 0,
+      blockLog2: e,
       logf: (k) => -(k * k) / (2 * s2),
       // k*k exact (< 2^53); s2 and the division round once each
       logfErr: (k) => (4 * U * k * k) / (2 * s2),
+      // -(k*k) * (1/(2 s2)): one more rounding, covered by the 8U of the hot loop
+      quadratic: 1 / (2 * s2),
       exact: (k) => ({ x: reduce(-BigInt(k) * BigInt(k) * s2R.den, 2n * s2R.num), factor: rInt(1) }),
-      // f(k)/f(K) <= exp(-(k-K)(2K+1)/(2 sigma^2)) for k > K (and symmetrically)
-      rightRate: (2 * K + 1) / (2 * s2),
-      leftRate: (2 * K + 1) / (2 * s2),
+      // beyond an edge E: k^2 - E^2 >= |k - E| (2|E| + 1)
+      rightRate: rate,
+      leftRate: rate,
     });
   });
 }
@@ -521,8 +568,9 @@ function poissonTable(mu: number): TableSampler | undefined {
   // the right tail of the Poisson is a little heavier than the Gaussian's: widen by 25%
   const K = Math.ceil(1.25 * coreHalfWidth(sd)) + 20;
   const lo = Math.max(0, m - K);
-  const hi = m + K;
-  if (hi - lo + 1 > MAX_TABLE) return undefined;
+  const e = blockLog2(sd);
+  const hi = m + K + 2 ** e; // room for the last block
+  if (hi - lo + 1 > 8 * MAX_TABLE) return undefined;
   return cachedTable(`poisson:${mu}`, () => {
     const muR = rationalOf(mu);
     // L(k) = log f(k) - log f(m) by cumulative sums of log(mu / i) (right) and log(i / mu) (left),
@@ -549,13 +597,17 @@ function poissonTable(mu: number): TableSampler | undefined {
     }
     return new TableSampler({
       lo,
-      hi,
+      hi: m + K,
+      mode: m,
+      blockLog2: e,
       logf: (k) => L[k - lo]!,
       logfErr: (k) => E[k - lo]!,
+      logTable: L,
+      logTableErr: E.reduce((a, b) => Math.max(a, b), 0),
       exact: (k) => ({ x: rInt(0), factor: poissonRatio(muR, m, k - m) }),
-      // f(k+1)/f(k) = mu/(k+1) <= mu/(hi+1) beyond hi; f(k-1)/f(k) = k/mu <= lo/mu below lo
-      rightRate: Math.log((hi + 1) / mu),
-      leftRate: lo > 0 ? Math.log(mu / lo) : undefined,
+      // f(k+1)/f(k) = mu/(k+1) <= mu/(edge+1) beyond edge; f(k-1)/f(k) = k/mu <= edge/mu below edge
+      rightRate: (edge) => Math.log((edge + 1) / mu),
+      leftRate: (edge) => (edge > 0 ? Math.log(mu / edge) : undefined),
     });
   });
 }

@@ -12,6 +12,8 @@ import { deterministicRandom, type RandomSource } from '../../src/crypto/random.
 import {
   WordStream,
   decideExact,
+  discreteGaussianSampler,
+  poissonSampler,
   expInterval,
   rationalOf,
   sampleDiscreteGaussian,
@@ -197,6 +199,36 @@ describe('Poisson and Skellam', () => {
     expect(() => sampleSkellam(-1, 1)).toThrow(InvalidArgument);
     expect(() => sampleSkellam(Infinity, 1)).toThrow(InvalidArgument);
   });
+});
+
+describe('table-free fallbacks (used beyond the table sizes)', () => {
+  function draw(sampler: { sample(ws: WordStream): number }, n: number, seed: number): Int32Array {
+    const ws = new WordStream(deterministicRandom(seed));
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = sampler.sample(ws);
+    return out;
+  }
+
+  for (const sigma of [0.5, 3.7, 250]) {
+    test(`CKS discrete Gaussian sigma=${sigma}: chi-square`, () => {
+      const xs = draw(discreteGaussianSampler(sigma, 'cks'), 200_000, 50 + Math.round(sigma * 10));
+      const K = Math.ceil(12 * sigma + 8);
+      const { stat, df } = chiSquare(xs, dgPmf(sigma), -K, K, Math.max(1, Math.floor(sigma / 10)));
+      expect(stat).toBeLessThan(chi2Critical(df));
+    });
+  }
+
+  for (const mu of [0.5, 7, 4e4]) {
+    test(`Laplace-rejection Poisson(${mu}): chi-square`, () => {
+      const xs = draw(poissonSampler(mu, 'laplace'), 200_000, 60 + Math.round(mu * 10));
+      const sd = Math.sqrt(mu);
+      const lo = Math.max(0, Math.floor(mu - 10 * sd - 10));
+      const hi = Math.ceil(mu + 12 * sd + 20);
+      const logMode = poissonLogPmf(mu, Math.floor(mu));
+      const { stat, df } = chiSquare(xs, (k) => Math.exp(poissonLogPmf(mu, k) - logMode), lo, hi, Math.max(1, Math.floor(sd / 20)));
+      expect(stat).toBeLessThan(chi2Critical(df));
+    });
+  }
 });
 
 describe('randomness plumbing', () => {
