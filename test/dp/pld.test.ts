@@ -17,6 +17,7 @@ import {
   poissonGaussianRounds,
   poissonSampledEvent,
   selfComposePmf,
+  selfComposePmfPair,
   selfComposedEvent,
   skellamEventForTest,
 } from './pld-helpers.js';
@@ -73,6 +74,17 @@ describe('PLD accountant', () => {
     for (let i = 1; i < 4; i++) direct = composePmfs(direct, pmf, 0);
     for (const eps of [0, 0.5, 1, 2]) expect(Math.abs(pmfDelta(byFft, eps) - pmfDelta(direct, eps))).toBeLessThan(1e-12);
     expect(Math.abs(pmfEpsilon(byFft, 1e-3) - pmfEpsilon(direct, 1e-3))).toBeLessThan(1e-9);
+  });
+
+  test('the paired REMOVE/ADD self-composition (one shared inverse FFT) equals two separate ones', () => {
+    const remove = gaussianPldPmf(1.2, 0.05, 'remove', 2e-3);
+    const add = gaussianPldPmf(1.2, 0.05, 'add', 2e-3);
+    const [pr, pa] = selfComposePmfPair(remove, add, 300);
+    for (const [paired, single] of [[pr, selfComposePmf(remove, 300)], [pa, selfComposePmf(add, 300)]] as const) {
+      expect(paired.lower).toBe(single.lower);
+      expect(paired.probs.length).toBe(single.probs.length);
+      for (const eps of [0.5, 1, 2]) expect(Math.abs(pmfDelta(paired, eps) - pmfDelta(single, eps))).toBeLessThan(1e-13);
+    }
   });
 
   test('unsupported events are refused and leave the state unchanged; non-private events give eps = inf', () => {
