@@ -8,7 +8,7 @@
  * consistency failure (names the first bad line and why); 1 usage or I/O error.
  */
 import type { Command } from 'commander';
-import { CliExit, parseInteger, parseNumber, printJson } from './common.js';
+import { CliExit, parseInteger, parseNumber, parsePositiveInteger, printJson } from './common.js';
 import type { LedgerReport } from '../dp/ledger-verify.js';
 import type { AccountantName } from '../dp/ledger-format.js';
 
@@ -23,6 +23,7 @@ export interface AuditOptions {
   publicKey?: string;
   expectHead?: string;
   expectRounds?: number;
+  pldPoints?: number;
   json?: boolean;
 }
 
@@ -75,6 +76,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
       ...(options.delta !== undefined ? { delta: options.delta } : {}),
       ...(options.expectHead !== undefined ? { expectHead: options.expectHead } : {}),
       ...(options.expectRounds !== undefined ? { expectRounds: options.expectRounds } : {}),
+      ...(options.pldPoints !== undefined ? { maxPoints: options.pldPoints } : {}),
     });
   } catch (err) {
     // Bad options (e.g. a malformed --public-key) are usage errors.
@@ -170,6 +172,7 @@ export function register(program: Command): void {
     .option('--public-key <key>', 'the server\'s Ed25519 public key (hex or base64) the ledger must be signed with')
     .option('--expect-head <sha256>', 'expected SHA-256 (hex) of the last line: detects lines cut off the end')
     .option('--expect-rounds <n>', 'expected number of rounds: detects lines cut off the end', parseInteger)
+    .option('--pld-points <n>', 'recompute PLD (slow) at most at n evenly spaced rounds plus the first and last (default 20)', parsePositiveInteger)
     .option('--json', 'print one JSON object on stdout')
     .action(async (ledger: string, opts: AuditOptions) => {
       if (opts.delta !== undefined && !(opts.delta > 0 && opts.delta < 1)) throw new CliExit(EXIT_USAGE, `--delta must be in (0, 1), got ${opts.delta}`);

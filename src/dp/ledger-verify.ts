@@ -163,7 +163,7 @@ export interface VerifyOptions {
   /**
    * The PLD accountant (expensive: one FFT composition per point) is
    * recomputed at most at this many evenly spaced rounds plus the first
-   * and the last (default 50); RDP and GDP at every round.
+   * and the last (default 20); RDP and GDP at every round.
    */
   maxPoints?: number;
 }
@@ -397,7 +397,7 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
   let delta = options.delta ?? NaN;
   let overReported = false;
   const totalRounds = Math.max(0, lines.length - 1);
-  const maxPoints = options.maxPoints ?? 50;
+  const maxPoints = options.maxPoints ?? 20;
   aint('verifyLedger: maxPoints', maxPoints, 1);
   const step = Math.max(1, Math.ceil(totalRounds / maxPoints));
 
@@ -522,6 +522,15 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
         integrity(lines.length, 'HEAD_MISMATCH', `${rounds.length} rounds where ${options.expectRounds} were expected (lines cut off the end?)`);
       } else if (options.expectHead !== undefined && options.expectHead.toLowerCase() !== headHash) {
         integrity(lines.length, 'HEAD_MISMATCH', `head hash ${String(headHash)} is not the expected ${options.expectHead} (lines cut off the end?)`);
+      }
+    }
+  }
+  if (header && lastRound) {
+    if (header.accountant === 'gdp') warnings.push('the ledger enforces its budget with GDP-CLT, an approximation that can under-report epsilon; compare the RDP and PLD columns');
+    for (const a of accountants) {
+      const e = lastRound.epsilon[a];
+      if (a !== header.accountant && a !== 'gdp' && typeof e === 'number' && e > header.epsilonBudget) {
+        warnings.push(`the ${a} accountant puts the final epsilon at ${e}, over the budget ${header.epsilonBudget} (the ledger's own accountant is ${header.accountant})`);
       }
     }
   }

@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { BudgetExceeded, InvalidArgument, LedgerIntegrityError } from '../../src/errors.js';
 import { ed25519PublicKey } from '../../src/crypto/index.js';
 import { PrivacyLedger, generateLedgerKey, loadLedgerKey, saveLedgerKey, verifyLedgerFile } from '../../src/dp/ledger.js';
-import { LedgerPartialLine, LedgerVerificationError, canonicalJson, lineHash, signLine, bytesToLowerHex } from '../../src/dp/ledger-format.js';
+import { LedgerPartialLine, LedgerVerificationError, SIG_DOMAIN, canonicalJson, lineHash, signLine, signedBytes, bytesToLowerHex } from '../../src/dp/ledger-format.js';
 import { verifyLedger, assertLedgerValid } from '../../src/dp/ledger-verify.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { gaussianRound, makeLedger, resignFrom, tempDir, testClock, testKey, type MadeLedger } from '../fixtures/ledgers/generate.js';
 
 const enc = new TextEncoder();
+const dec = new TextDecoder();
 // Exhaustive checks recompute only the header accountant (rdp): integrity does not depend on the others.
 const FAST = { accountants: [] } as const;
 
@@ -83,6 +84,16 @@ describe('writing and verifying', () => {
       const line = JSON.parse(base.lines[i]!) as Record<string, unknown>;
       expect(line.prevHash).toBe(lineHash(enc.encode(base.lines[i - 1]!)));
       expect(base.lines[i]).toBe(canonicalJson(line));
+    }
+  });
+
+  test('the signed bytes are the line with its sig member cut out (verifiable without re-serialising)', () => {
+    for (const line of base.lines) {
+      const obj = JSON.parse(line) as Record<string, unknown>;
+      const { sig, ...rest } = obj;
+      const cut = line.replace(`,"sig":"${String(sig)}"`, '');
+      expect(cut).not.toBe(line);
+      expect(dec.decode(signedBytes(rest))).toBe(SIG_DOMAIN + cut);
     }
   });
 
