@@ -43,17 +43,6 @@ export function throwNonFinite(name: string, x: ArrayLike<number>): never {
   throw new InvalidArgument(`${name}: contains a non-finite value`);
 }
 
-/** Assert every entry of a float vector is finite (one pass, fused probe). */
-export function assertFiniteVector(name: string, x: FloatVector): void {
-  let probe = 0;
-  // v - v is 0 for finite v and NaN for NaN or +-Infinity.
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    probe += v - v;
-  }
-  if (probe !== 0) throwNonFinite(name, x);
-}
-
 /**
  * Euclidean norm of `x`. Over- and underflow safe: if the plain sum of
  * squares overflows or underflows, it is recomputed on `x / max|x|`.

@@ -198,8 +198,9 @@ function unpackWords(bytes: Uint8Array, bits: number, out: Uint32Array): void {
       avail += 32 - bits;
     }
   }
-  // The whole last word was read (its padding lands in acc): it must be
-  // zero. When the values end on a word boundary there is no padding.
+  // I3 (decoded data is validated): the whole last word was read and its
+  // padding landed in acc, so it must be zero. When the values end on a word
+  // boundary there is no padding.
   if (acc !== 0) throw new InvalidArgument('unpackBits: non-zero padding bits after the last value');
 }
 

@@ -68,7 +68,9 @@ function assertRandomSource(rng: unknown): asserts rng is RandomSource {
 /**
  * Unbiased stochastic rounding of every entry of `x` to an integer:
  * out[i] is floor(x[i]) or ceil(x[i]) and E[out[i]] = x[i] exactly.
- * Integer entries are returned unchanged and consume no randomness.
+ * Integer entries are returned unchanged. Randomness consumed: one 32-bit
+ * word per coordinate (integers included, which keeps the loop branch-free),
+ * plus one more word per tie-break (probability 2^-32 each).
  *
  * @param rng randomness source; defaults to the platform CSPRNG (I7). Pass
  *   `deterministicRandom(seed)` only in tests and benchmarks.
