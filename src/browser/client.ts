@@ -1,0 +1,73 @@
+/**
+ * The fedveil browser client (bundled by scripts/build-browser.mjs into one
+ * ES module, `fedveil-client.js`): a participant that runs in a tab, joins
+ * a `fedveil serve` coordinator over the standard `WebSocket`, and takes
+ * part in rounds with the same SecAgg state machines and authenticated
+ * envelopes as the Node client (src/transport/participant.ts).
+ *
+ * In `train` rounds it trains the round's tfjs model (pure-JS cpu backend,
+ * bundled) on synthetic local data generated in the tab, so nothing but the
+ * masked, encoded update leaves it. Its Ed25519 identity is fresh per page
+ * load and registered with the enrolment token. Randomness: the browser's
+ * `crypto.getRandomValues` (I7). No Node built-in is imported here.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ed25519KeyPair } from '../crypto/signatures.js';
+import { hex } from '../transport/session.js';
+import { runParticipant, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from '../transport/participant.js';
+import { secAggProtocol } from '../transport/secagg-protocol.js';
+import { trainingInput } from '../transport/training.js';
+import { webSocketConnector, type WebSocketLike } from '../transport/ws-client.js';
+import { fillRandomUint32 } from '../crypto/random.js';
+
+export interface BrowserClientOptions {
+  /** ws:// or wss:// URL of the coordinator. */
+  url: string;
+  enrolToken: string;
+  /** Local training examples per tab (default 64). */
+  examples?: number;
+  onLog?: (line: string) => void;
+  onEvent?: (event: ParticipantEvent) => void;
+  /** Test hook: sees each round's plain input vector (never sent anywhere). */
+  onInput?: (round: number, identity: string, input: Uint32Array) => void;
+}
+
+/** Join and take part in rounds until the coordinator says bye. */
+export async function runBrowserClient(opts: BrowserClientOptions): Promise<ParticipantSummary> {
+  await tf.setBackend('cpu');
+  await tf.ready();
+  const identity = ed25519KeyPair();
+  const id = hex(identity.publicKey);
+  const log = (line: string): void => opts.onLog?.(line);
+  log(`identity ${id.slice(0, 16)}..., tfjs backend ${tf.getBackend()}`);
+  const train = trainingInput({ examples: opts.examples ?? 64, onTrained: (r) => log(`round ${r.round}: trained on ${r.examples} local examples, loss ${r.loss.toFixed(4)}`) });
+  const input = async (info: RoundInfo): Promise<Uint32Array> => {
+    let v: Uint32Array;
+    if (info.task.kind === 'train') v = await train(info);
+    else {
+      v = new Uint32Array(info.dim);
+      fillRandomUint32(v);
+      if (info.bits < 32) for (let i = 0; i < v.length; i++) v[i] = v[i]! & (2 ** info.bits - 1);
+    }
+    opts.onInput?.(info.round, id, v);
+    return v;
+  };
+  const connect = webSocketConnector(opts.url, (u) => new WebSocket(u) as unknown as WebSocketLike);
+  const channel = await connect();
+  log(`connected to ${opts.url}`);
+  return runParticipant({
+    channel,
+    identity,
+    protocol: secAggProtocol,
+    input,
+    enrolToken: opts.enrolToken,
+    agent: `fedveil-browser/${typeof navigator !== 'undefined' ? navigator.userAgent.slice(0, 80) : '?'}`,
+    onEvent: (ev) => {
+      opts.onEvent?.(ev);
+      if (ev.type === 'welcome') log('authenticated');
+      else if (ev.type === 'round-start') log(`round ${ev.round} started as client ${ev.index} of ${ev.n}`);
+      else if (ev.type === 'input-sent') log(`round ${ev.round}: masked input sent`);
+      else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? 'completed' : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
+    },
+  });
+}
