@@ -168,6 +168,23 @@ describe('tamper detection (library level, exhaustive)', () => {
     );
   });
 
+  test('verification never throws on arbitrary damage (inserted, deleted, overwritten byte runs)', () => {
+    const bytes = small.bytes;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: bytes.length }), fc.integer({ min: 0, max: 40 }), fc.uint8Array({ maxLength: 40 }),
+        (at, del, ins) => {
+          const t = new Uint8Array([...bytes.subarray(0, at), ...ins, ...bytes.subarray(Math.min(bytes.length, at + del))]);
+          const report = verifyLedger(t, { ...FAST, publicKey: small.publicKey });
+          const same = t.length === bytes.length && t.every((b, i) => b === bytes[i]);
+          expect(report.valid).toBe(same);
+          if (!same) expect(report.error).toBeInstanceOf(LedgerVerificationError);
+        },
+      ),
+      { numRuns: 150, seed: 7 },
+    );
+  });
+
   test('every byte position of the header and of the last line, one replacement each (exhaustive)', () => {
     const lines = small.lines;
     const starts = [0, enc.encode(lines[0]! + '\n' + lines[1]! + '\n').length];
