@@ -49,6 +49,10 @@ describe('RDP accountant', () => {
     expect(acc.warnings.length).toBe(6);
     expect(acc.warnings[0]).toMatch(/order 1\.1 did not converge/);
     expect(acc.rdp.filter((v) => v === Infinity).length).toBe(6);
+    // a second accountant gets the memoised curve with the same warnings
+    const again = new RdpAccountant().compose(poissonGaussianRounds(0.5, 0.3, 10));
+    expect(again.warnings.length).toBe(6);
+    expect(rel(again.rdp[40]! * 100, acc.rdp[40]!)).toBeLessThan(1e-12);
   });
 
   test('q up to 1 and sigma down to 0.5 stay finite and ordered', () => {
