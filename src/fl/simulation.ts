@@ -69,9 +69,10 @@ export interface SimulationParams {
   backend: BackendPreference;
 }
 
+/** Defaults of `fedveil simulate` (src/cli/simulate.ts repeats them in its option defaults: keep in sync). */
 export const DEFAULT_SIMULATION: Readonly<SimulationParams> = Object.freeze({
   clients: 1000,
-  rounds: 15,
+  rounds: 10,
   sampleRate: 0.05,
   privacy: true,
   epsilon: 8,
@@ -84,10 +85,10 @@ export const DEFAULT_SIMULATION: Readonly<SimulationParams> = Object.freeze({
   split: 'iid',
   alpha: 0.5,
   model: 'mlp',
-  hidden: 64,
+  hidden: 32,
   epochs: 1,
   batchSize: 10,
-  learningRate: 0.1,
+  learningRate: 0.15,
   proximalMu: 0,
   strategy: 'fedavg',
   serverLearningRate: 1,
