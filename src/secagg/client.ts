@@ -59,6 +59,8 @@ export class SecAggClient implements SecAggClientApi {
 
   private sid: Uint8Array | undefined;
   private peers = new Map<number, AdvertisedKeys>();
+  /** AEAD keys of the share bundles, per neighbour (one c-agreement each). */
+  private shareKeys = new Map<number, Uint8Array>();
   /** Shares this client holds, by owner (including its own). */
   private held = new Map<number, PeerShares>();
   /** Survivor set this client signed (active mode). */
@@ -196,6 +198,7 @@ export class SecAggClient implements SecAggClientApi {
       plaintext.set(seedShare, 0);
       plaintext.set(keyShare, SHAMIR_SHARE_BYTES);
       const key = shareKey(x25519Agree(this.cKeys.secretKey, this.peers.get(v)!.cPk), this.sid, this.id, v);
+      this.shareKeys.set(v, key);
       shares.push({ peer: v, sealed: aeadSeal(key, plaintext, shareAad(this.sid, this.id, v), this.rng) });
     }
     this._stage = 'ShareKeys';
@@ -225,7 +228,8 @@ export class SecAggClient implements SecAggClientApi {
       if (peer === this.id || !this.peers.has(peer) || !this.graph.adjacent(this.id, peer)) {
         throw new InvalidMessage(`relayed a share from ${peer}, who is not an accepted neighbour`, 'server');
       }
-      const key = shareKey(x25519Agree(this.cKeys.secretKey, this.peers.get(peer)!.cPk), sid, this.id, peer);
+      const key = this.shareKeys.get(peer);
+      if (!key) throw new InvalidMessage(`relayed a share from ${peer}, who is not one of this client's share holders`, 'server');
       let plaintext: Uint8Array;
       try {
         plaintext = aeadOpen(key, sealed, shareAad(sid, peer, this.id));

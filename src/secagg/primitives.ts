@@ -1,193 +1,89 @@
 /**
  * The primitives the SecAgg protocol uses, behind one small adapter so the
  * protocol code does not depend on how the crypto/ and encode/ layers spell
- * them. Hashing, HKDF (deriveKey, I4), Ed25519, X25519 and the AEAD come
- * from src/crypto/.
+ * them: hashing and HKDF (deriveKey, I4), Ed25519, X25519, the AEAD, the
+ * AES-128-CTR mask PRG and Shamir over 2^256 + 297 come from src/crypto/;
+ * bit packing from src/encode/.
  *
- * Until the crypto and encode layers ship the mask PRG, Shamir and bit
- * packing, this module provides them itself, with the exact algorithms
- * DESIGN.md section 3 fixes (AES-128-CTR with a zero IV expanded to
- * little-endian uint32 words masked to b bits; Shamir over the prime
- * 2^256 + 297).
- *
- * Shamir combination is done here in any case: the server reconstructs
- * O(n) secrets from the same set of share holders, so Lagrange coefficients
- * at zero are cached per holder set (O(t) field operations per secret
- * instead of O(t^2)).
+ * One addition: a client agrees with up to n-1 peers under the same secret
+ * key and the server with up to k peers per reconstructed key. On Node,
+ * importing a raw key into OpenSSL dominates an agreement, so this adapter
+ * keeps the imported private KeyObject per secret key (WeakMap, so it dies
+ * with the key) and otherwise defers to the crypto layer's validation and
+ * its portable fallback (browsers: noble).
  */
-import { createCipheriv } from 'node:crypto';
-import { CryptoError } from '../errors.js';
+import type { KeyObject } from 'node:crypto';
+import { InvalidPublicKey } from '../errors.js';
+import { nodeCrypto } from '../crypto/native.js';
 import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.js';
+import { x25519Agree as cryptoAgree, x25519PublicKey, x25519ValidatePublicKey } from '../crypto/x25519.js';
 
 export { sha256, deriveKey } from '../crypto/hash.js';
 export { ed25519KeyPair, ed25519Sign, ed25519Verify } from '../crypto/signatures.js';
-export { x25519KeyPair, x25519Agree, x25519PublicKey, x25519ValidatePublicKey } from '../crypto/x25519.js';
+export { x25519PublicKey, x25519ValidatePublicKey } from '../crypto/x25519.js';
 export { aeadSeal, aeadOpen } from '../crypto/aead.js';
+export { prgAddInto } from '../crypto/prg.js';
+export { shamirSplit, shamirCombine, SHAMIR_PRIME, SHAMIR_SHARE_LENGTH as SHAMIR_SHARE_BYTES, type ShamirShare } from '../crypto/shamir.js';
+export { packBits, unpackBits } from '../encode/pack.js';
+export { addModInto } from '../encode/modular.js';
 
-// -------------------------------------------------------------- mask PRG
+const PKCS8_X25519 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
+const privateKeys = new WeakMap<Uint8Array, KeyObject>();
 
-const PRG_CHUNK_WORDS = 16384; // 64 KiB per AES-CTR call
-const ZERO_CHUNK = new Uint8Array(PRG_CHUNK_WORDS * 4);
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
 
 /**
- * acc = acc + sign * PRG(key) mod 2^bits, where PRG is AES-128-CTR (zero IV)
- * read as little-endian uint32 words. Streams in 64 KiB chunks.
+ * X25519 agreement (same result as crypto's x25519Agree): validates the
+ * peer key (I3: low-order and non-canonical points throw InvalidPublicKey)
+ * and rejects an all-zero secret.
  */
-export function prgAddInto(key16: Uint8Array, acc: Uint32Array, bits: number, sign: 1 | -1): void {
-  const cipher = createCipheriv('aes-128-ctr', key16, new Uint8Array(16));
-  const mask = bits === 32 ? 0xffffffff : (2 ** bits - 1) >>> 0;
-  for (let off = 0; off < acc.length; off += PRG_CHUNK_WORDS) {
-    const words = Math.min(PRG_CHUNK_WORDS, acc.length - off);
-    const ks = cipher.update(ZERO_CHUNK.subarray(0, words * 4));
-    // Node returns a Buffer that may be unaligned within its pool.
-    const w = ks.byteOffset % 4 === 0 ? new Uint32Array(ks.buffer, ks.byteOffset, words) : new Uint32Array(Uint8Array.from(ks).buffer);
-    if (sign === 1) {
-      for (let i = 0; i < words; i++) acc[off + i] = (acc[off + i]! + w[i]!) & mask;
-    } else {
-      for (let i = 0; i < words; i++) acc[off + i] = (acc[off + i]! - w[i]!) & mask;
-    }
+export function x25519Agree(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
+  const nc = nodeCrypto();
+  if (nc === undefined) return cryptoAgree(secretKey, peerPublicKey);
+  x25519ValidatePublicKey(peerPublicKey);
+  let priv = privateKeys.get(secretKey);
+  if (priv === undefined) {
+    priv = nc.createPrivateKey({ key: Buffer.from(concat(PKCS8_X25519, secretKey)), format: 'der', type: 'pkcs8' });
+    privateKeys.set(secretKey, priv);
   }
-}
-
-// ------------------------------------------------------------ bit packing
-
-/** Pack `values` (each < 2^bits) into ceil(len * bits / 8) bytes, little-endian bit order. */
-export function packBits(values: Uint32Array, bits: number): Uint8Array {
-  if (bits === 32) return new Uint8Array(values.slice().buffer);
-  const out = new Uint8Array(Math.ceil((values.length * bits) / 8));
-  let acc = 0; // pending bits (at most 7 + 32 < 53: use float-safe arithmetic)
-  let nacc = 0;
-  let o = 0;
-  for (let i = 0; i < values.length; i++) {
-    acc += values[i]! * 2 ** nacc;
-    nacc += bits;
-    while (nacc >= 8) {
-      out[o++] = acc % 256;
-      acc = Math.floor(acc / 256);
-      nacc -= 8;
-    }
+  let out: Buffer;
+  try {
+    // JWK import is ~6x cheaper than DER in OpenSSL 3 (no decoder lookup).
+    const pub = nc.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peerPublicKey).toString('base64url') }, format: 'jwk' });
+    out = nc.diffieHellman({ privateKey: priv, publicKey: pub });
+  } catch (cause) {
+    throw new InvalidPublicKey('X25519 agreement failed (small-order peer key)', { cause });
   }
-  if (nacc > 0) out[o] = acc;
-  return out;
+  const shared = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  if (shared.every((b) => b === 0)) throw new InvalidPublicKey('X25519 agreement gave the all-zero secret');
+  return shared;
 }
 
-/** Inverse of packBits; the caller checks `bytes.length`. */
-export function unpackBits(bytes: Uint8Array, bits: number, count: number): Uint32Array {
-  if (bits === 32) return new Uint32Array(Uint8Array.from(bytes.subarray(0, count * 4)).buffer);
-  const out = new Uint32Array(count);
-  const mod = 2 ** bits;
-  let acc = 0;
-  let nacc = 0;
-  let p = 0;
-  for (let i = 0; i < count; i++) {
-    while (nacc < bits) {
-      acc += bytes[p++]! * 2 ** nacc;
-      nacc += 8;
-    }
-    out[i] = acc % mod;
-    acc = Math.floor(acc / mod);
-    nacc -= bits;
-  }
-  return out;
+const BASE_POINT = (() => {
+  const b = new Uint8Array(32);
+  b[0] = 9;
+  return b;
+})();
+
+/** A fresh key pair; on Node the public key is X25519(sk, 9) through OpenSSL (same bytes as noble). */
+export function x25519KeyPair(rng: RandomSource = systemRandom): { secretKey: Uint8Array; publicKey: Uint8Array } {
+  const secretKey = randomBytes(32, rng);
+  const publicKey = nodeCrypto() === undefined ? x25519PublicKey(secretKey) : x25519Agree(secretKey, BASE_POINT);
+  return { secretKey, publicKey };
 }
 
-// ---------------------------------------------------------------- Shamir
+const TWO_256 = 1n << 256n;
+const P = TWO_256 + 297n;
 
-/** The Shamir field: the smallest prime above 2^256, so a 32-byte secret is one element. */
-export const SHAMIR_PRIME = (1n << 256n) + 297n;
-/** Share values are fixed-length big-endian field elements. */
-export const SHAMIR_SHARE_BYTES = 33;
-
-export interface ShamirShare {
-  x: number;
-  y: Uint8Array;
-}
-
-function toBig(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
-}
-
-function toBytes(v: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  for (let i = len - 1; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
-
-function modP(v: bigint): bigint {
-  const r = v % SHAMIR_PRIME;
-  return r < 0n ? r + SHAMIR_PRIME : r;
-}
-
-function invP(a: bigint): bigint {
-  // Fermat: a^(p-2) mod p.
-  let result = 1n;
-  let base = modP(a);
-  let e = SHAMIR_PRIME - 2n;
-  while (e > 0n) {
-    if (e & 1n) result = (result * base) % SHAMIR_PRIME;
-    base = (base * base) % SHAMIR_PRIME;
-    e >>= 1n;
-  }
-  return result;
-}
-
-/** t-of-|xs| shares of a 32-byte secret at the (distinct, positive) points xs. */
-export function shamirSplit(secret: Uint8Array, threshold: number, xs: number[], rng: RandomSource = systemRandom): ShamirShare[] {
-  const coeffs: bigint[] = [toBig(secret)];
-  for (let i = 1; i < threshold; i++) coeffs.push(modP(toBig(randomBytes(40, rng))));
-  return xs.map((x) => {
-    const bx = BigInt(x);
-    let y = 0n;
-    for (let i = coeffs.length - 1; i >= 0; i--) y = (y * bx + coeffs[i]!) % SHAMIR_PRIME;
-    return { x, y: toBytes(y, SHAMIR_SHARE_BYTES) };
-  });
-}
-
-/** Whether a share value is a canonical field element. */
+/** Whether a share value is a canonical field element (33 bytes, < p). */
 export function isFieldElement(y: Uint8Array): boolean {
-  return y.length === SHAMIR_SHARE_BYTES && toBig(y) < SHAMIR_PRIME;
-}
-
-const lagrangeCache = new Map<string, bigint[]>();
-
-/** Lagrange coefficients at 0 for the points xs (cached: servers reuse holder sets). */
-function lagrangeAtZero(xs: number[]): bigint[] {
-  const key = xs.join(',');
-  const hit = lagrangeCache.get(key);
-  if (hit) return hit;
-  const bxs = xs.map(BigInt);
-  const coeffs = bxs.map((xi, i) => {
-    let num = 1n;
-    let den = 1n;
-    bxs.forEach((xj, j) => {
-      if (j === i) return;
-      num = (num * xj) % SHAMIR_PRIME;
-      den = modP(den * (xj - xi));
-    });
-    return (num * invP(den)) % SHAMIR_PRIME;
-  });
-  if (lagrangeCache.size > 4096) lagrangeCache.clear();
-  lagrangeCache.set(key, coeffs);
-  return coeffs;
-}
-
-/**
- * Reconstruct from exactly the first `threshold` shares (distinct x). The
- * result must fit 32 bytes, else the shares are inconsistent (CryptoError).
- */
-export function shamirCombine(shares: ShamirShare[], threshold: number): Uint8Array {
-  const used = shares.slice(0, threshold);
-  const coeffs = lagrangeAtZero(used.map((s) => s.x));
-  let acc = 0n;
-  used.forEach((s, i) => {
-    acc += coeffs[i]! * toBig(s.y);
-  });
-  acc %= SHAMIR_PRIME;
-  if (acc >= 1n << 256n) throw new CryptoError('Shamir reconstruction is not a 32-byte secret (inconsistent shares)', { code: 'SHAMIR_INCONSISTENT' });
-  return toBytes(acc, 32);
+  if (y.length !== 33) return false;
+  let v = 0n;
+  for (const b of y) v = (v << 8n) | BigInt(b);
+  return v < P;
 }

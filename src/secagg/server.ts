@@ -25,7 +25,7 @@
  */
 import { FedveilError, InvalidMessage, ProtocolAborted, ThresholdNotMet } from '../errors.js';
 import {
-  ed25519Verify, isFieldElement, prgAddInto, shamirCombine, unpackBits, x25519Agree, x25519PublicKey, x25519ValidatePublicKey,
+  addModInto, ed25519Verify, isFieldElement, prgAddInto, shamirCombine, unpackBits, x25519Agree, x25519PublicKey, x25519ValidatePublicKey,
   type ShamirShare,
 } from './primitives.js';
 import { roundTag } from './config.js';
@@ -59,6 +59,8 @@ export class SecAggServer implements SecAggServerApi {
   private u2: number[] = [];
   private u2Set = new Set<number>();
   private sum: Uint32Array | undefined;
+  /** One unpacking buffer reused for every masked input. */
+  private scratch: Uint32Array | undefined;
   private readonly masked = new Set<number>();
   private u3: number[] = [];
   private readonly consistencySigs = new Map<number, Uint8Array>();
@@ -213,10 +215,13 @@ export class SecAggServer implements SecAggServerApi {
     if (!this.u2Set.has(from)) throw new InvalidMessage('MaskedInput from a client outside U2', from);
     if (this.masked.has(from)) throw new InvalidMessage('duplicate MaskedInput', from);
     const { bits, dim } = this.config;
-    const y = unpackBits(msg.y, bits, dim);
-    const sum = this.sum!;
-    const mask = bits === 32 ? 0xffffffff : (2 ** bits - 1) >>> 0;
-    for (let i = 0; i < dim; i++) sum[i] = (sum[i]! + y[i]!) & mask;
+    let y: Uint32Array;
+    try {
+      y = unpackBits(msg.y, bits, dim, this.scratch);
+    } catch (cause) {
+      throw new InvalidMessage('masked input is not a canonical packing of the vector', from, { cause });
+    }
+    addModInto(this.sum!, y, bits);
     this.masked.add(from);
   }
 
@@ -284,6 +289,7 @@ export class SecAggServer implements SecAggServerApi {
         }
         this.shareBundles.clear();
         this.sum = new Uint32Array(this.config.dim);
+        this.scratch = new Uint32Array(this.config.dim);
         this._stage = 'MaskedInputCollection';
         return this.u2.map((to) => this.send(to, { type: 'SharesRelay', v, sid: this.sid!, shares: inbox.get(to)! }));
       }
@@ -361,6 +367,7 @@ export class SecAggServer implements SecAggServerApi {
     }
     this.output = Object.freeze({ sum, survivors: this.u3.slice() });
     this.sum = undefined;
+    this.scratch = undefined;
     this._stage = 'Done';
   }
 }
