@@ -36,7 +36,7 @@ export function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array
   abytes('aeadSeal: key', key, AEAD_KEY_LENGTH);
   abytes('aeadSeal: plaintext', plaintext);
   abytes('aeadSeal: aad', aad);
-  const nonce = randomBytes(AEAD_NONCE_LENGTH, rng);
+  const nonce = randomBytes(AEAD_NONCE_LENGTH, rng); // I7: fresh 96-bit nonce from the CSPRNG
   const out = new Uint8Array(AEAD_OVERHEAD + plaintext.length);
   out.set(nonce, 0);
   chacha20poly1305(key, nonce, aad).encrypt(plaintext, out.subarray(AEAD_NONCE_LENGTH));

@@ -90,6 +90,6 @@ export function kdfInfo(label: string, context: readonly Uint8Array[]): Uint8Arr
 export function deriveKey(label: string, ikm: Uint8Array, context: Uint8Array[], length: number): Uint8Array {
   abytes('deriveKey: ikm', ikm);
   aint('deriveKey: length', length, 1, HKDF_SHA256_MAX_LENGTH);
-  const info = kdfInfo(label, context);
+  const info = kdfInfo(label, context); // I4: purpose label + length-prefixed context in info
   return hkdf(nobleSha256, ikm, undefined, info, length);
 }

@@ -136,7 +136,7 @@ export function shamirSplit(secret32: Uint8Array, threshold: number, xs: number[
   });
   const coeffs: bigint[] = [bytesToBigint(secret32)];
   const buf = new Uint8Array(SHAMIR_SHARE_LENGTH);
-  for (let k = 1; k < threshold; k++) coeffs.push(randomFieldElement(rng, buf));
+  for (let k = 1; k < threshold; k++) coeffs.push(randomFieldElement(rng, buf)); // I7: coefficients from the CSPRNG
   buf.fill(0);
   return xs.map((x) => ({ x, y: bigintToBytes(evaluate(coeffs, x), SHAMIR_SHARE_LENGTH) }));
 }
@@ -220,7 +220,7 @@ function validateShares(fn: string, shares: unknown, threshold: unknown): assert
  * `threshold` are used after all are validated). Throws InvalidShare.
  */
 export function shamirCombine(shares: ShamirShare[], threshold: number): Uint8Array {
-  validateShares('shamirCombine', shares, threshold);
+  validateShares('shamirCombine', shares, threshold); // I3: every received share is validated
   const used = shares.slice(0, threshold);
   const lambda = lagrangeAtZero(used.map((s) => s.x));
   let sum = 0n;

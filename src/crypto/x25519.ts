@@ -124,7 +124,7 @@ export function x25519ScalarMult(scalar: Uint8Array, u: Uint8Array): Uint8Array 
  */
 export function x25519Agree(secretKey: Uint8Array, peerPublicKey: Uint8Array, backend: X25519Backend = x25519Backend()): Uint8Array {
   abytes('x25519Agree: secretKey', secretKey, X25519_KEY_LENGTH);
-  x25519ValidatePublicKey(peerPublicKey);
+  x25519ValidatePublicKey(peerPublicKey); // I3: peer curve points are validated before use
   aoneOf('x25519Agree: backend', backend, ['node', 'noble'] as const);
   let shared: Uint8Array;
   if (backend === 'node') {
