@@ -13,6 +13,7 @@
  * `all` mode and exit 1 when asked for alone).
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { InvalidArgument } from '../errors.js';
 import { parseNumber, parsePositiveInteger, parseProbability, printJson } from './common.js';
 
 type Kind = 'rdp' | 'pld' | 'gdp';
@@ -52,7 +53,7 @@ export async function runEpsilon(o: EpsilonCliOptions): Promise<Record<string, u
     event = dp.poissonGaussianRounds(o.noiseMultiplier, o.sampleRate, o.rounds);
   } else {
     if (o.dimension === undefined || o.minClients === undefined) {
-      throw new dp.UnsupportedEvent(`--mechanism ${o.mechanism} needs --dimension and --min-clients`, null);
+      throw new InvalidArgument(`--mechanism ${o.mechanism} needs --dimension and --min-clients`);
     }
     const round = dp.distributedEvent({
       mechanism: o.mechanism,
