@@ -97,7 +97,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
   }
 
   const own = report.accountant;
-  const finalOwn = own ? report.epsilon[own] ?? null : null;
+  const finalOwn = report.spent;
   let exitCode = EXIT_OK;
   let message = '';
   if (report.error) {
@@ -105,7 +105,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
     message = `ledger ${path} failed verification at line ${String(report.error.line)}: ${report.error.reason}: ${report.issues[0]?.message ?? report.error.message}`;
   } else if (!report.withinBudget) {
     exitCode = EXIT_BUDGET_EXCEEDED;
-    message = `budget exceeded: ${String(own)} epsilon ${fmt(finalOwn)} > budget ${fmt(report.budget)} (delta ${report.delta})`;
+    message = `budget exceeded: ${String(own)} epsilon ${fmt(finalOwn)} > budget ${fmt(report.budget)} (delta ${String(report.header?.delta)})`;
   }
 
   const accountants: readonly AccountantName[] = ACCOUNTANT_NAMES;
@@ -127,6 +127,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
       ...(Object.keys(r.unsupported).length > 0 ? { unsupported: r.unsupported } : {}),
     })),
     epsilon: report.epsilon,
+    spent: report.spent,
     budgetLeft: finalOwn === null ? null : (report.budget ?? 0) - finalOwn,
     headHash: report.headHash,
     warnings: report.warnings,
@@ -156,7 +157,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
   for (const w of report.warnings) out.push(`warning: ${w}`);
   if (plot !== undefined) out.push(`plot written to ${plot}`);
   out.push(
-    exitCode === EXIT_OK ? `OK: ledger verified; ${String(own)} epsilon ${fmt(finalOwn)} of budget ${fmt(report.budget)}`
+    exitCode === EXIT_OK ? `OK: ledger verified; ${String(own)} epsilon ${fmt(finalOwn)} of budget ${fmt(report.budget)} at delta ${String(report.header?.delta)}`
       : exitCode === EXIT_BUDGET_EXCEEDED ? `BUDGET EXCEEDED: ${message}` : `FAILED: ${message}`,
   );
   return { exitCode, message, json, text: out.join('\n'), report };

@@ -111,7 +111,11 @@ export interface LedgerRoundReport {
    */
   readonly epsilon: Partial<Record<AccountantName, number | null>>;
   readonly unsupported: Partial<Record<AccountantName, string>>;
-  /** Budget minus the header accountant's recomputed epsilon (negative: exceeded); null if not computed here. */
+  /**
+   * Budget minus the header accountant's recomputed epsilon at the HEADER's
+   * delta (the budget is an (epsilon, delta) pair); negative: exceeded;
+   * null if not computed at this round or not computable.
+   */
   readonly budgetLeft: number | null;
   /** Codes of the consistency issues of this round (details in the report's `issues`). */
   readonly flags: readonly LedgerIssueCode[];
@@ -134,6 +138,8 @@ export interface LedgerReport {
   readonly accountant: AccountantName | null;
   /** Rounds verified (stops at the first integrity failure). */
   readonly rounds: readonly LedgerRoundReport[];
+  /** Epsilon spent after the last verified round: the header's accountant at the header's delta (0 with no rounds; null if not computable). */
+  readonly spent: number | null;
   /** Final epsilon by accountant at `delta`. */
   readonly epsilon: Partial<Record<AccountantName, number | null>>;
   /** Complete lines in the input. */
@@ -492,10 +498,8 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
       epsilon[a] = res.epsilon;
       if (res.epsilon === null) unsupported[a] = res.reason ?? 'not supported';
     }
-    let own: number | null = null;
-    if (delta === hdr.delta && atHeader) own = atHeader.epsilon;
-    else if (epsilon[hdr.accountant] !== undefined) own = epsilon[hdr.accountant] ?? null;
-    else if (computeNow(hdr.accountant)) own = epsilonOfRuns(runs, hdr.accountant, delta).epsilon;
+    // The budget is an (epsilon, delta) pair: it is compared at the header's delta whatever the audit delta.
+    const own = atHeader?.epsilon ?? null;
     rounds.push({
       line: raw.n, round: r.round, time: r.time, params: r.params, event: r.event, recordedEpsilon: recorded,
       epsilon, unsupported, budgetLeft: own === null ? null : hdr.epsilonBudget - own, flags,
@@ -513,7 +517,7 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
       if (res.epsilon === null) lastRound.unsupported[a] = res.reason ?? 'not supported';
     }
     if (lastRound.budgetLeft === null) {
-      const own = lastRound.epsilon[h.accountant] !== undefined ? lastRound.epsilon[h.accountant] ?? null : epsilonOfRuns(runs, h.accountant, delta).epsilon;
+      const own = epsilonOfRuns(runs, h.accountant, h.delta).epsilon;
       rounds[rounds.length - 1] = { ...lastRound, budgetLeft: own === null ? null : h.epsilonBudget - own };
     }
     Object.assign(finalEpsilon, lastRound.epsilon);
@@ -554,6 +558,7 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
     delta: Number.isNaN(delta) ? (header?.delta ?? NaN) : delta,
     budget: header?.epsilonBudget ?? null, accountant: header?.accountant ?? null,
     rounds, epsilon: finalEpsilon, lines: lines.length, headHash, warnings,
+    spent: header === null ? null : last === undefined ? 0 : last.budgetLeft === null ? null : header.epsilonBudget - last.budgetLeft,
   };
 }
 

@@ -62,6 +62,9 @@ describe('runAudit exit codes', () => {
     const tighter = await runAudit(valid.path, { delta: 1e-9 });
     const j0 = (await runAudit(valid.path)).json as { epsilon: { rdp: number } };
     expect((tighter.json as { epsilon: { rdp: number } }).epsilon.rdp).toBeGreaterThan(j0.epsilon.rdp);
+    // ... while the budget, an (epsilon, delta) pair, is still judged at the header's delta
+    expect(tighter.exitCode).toBe(EXIT_OK);
+    expect((tighter.json as { budgetLeft: number }).budgetLeft).toBe((j0 as unknown as { budgetLeft: number }).budgetLeft);
   });
 
   test('4: tampering, deletion, a forged key, a partial line; names the first bad line', async () => {
