@@ -439,6 +439,11 @@ class TableSampler {
     const accLo = this.accLo;
     const accHi = this.accHi;
     const quadratic = this.target.quadratic;
+    const bw = 2 ** e; // block width
+    const es = 32 - e;
+    const maxLogR = this.maxLogR;
+    const absMaxLogR = Math.abs(maxLogR);
+    const blockScale = this.blockScale;
     const logTable = this.target.logTable;
     const logTableErr = this.target.logTableErr ?? Infinity;
     for (;;) {
@@ -459,7 +464,7 @@ class TableSampler {
         if ((w2 + 1) * INV32 <= accLo[i]!) return k;
         if (w2 * INV32 >= accHi[i]!) continue;
       } else {
-        k = lo + i * 2 ** e + (ws.next() >>> (32 - e));
+        k = lo + i * bw + (ws.next() >>> es);
         w2 = ws.next();
         let lf: number;
         let err: number;
@@ -473,8 +478,8 @@ class TableSampler {
           lf = this.target.logf(k);
           err = this.target.logfErr(k);
         }
-        err += 4 * U * (Math.abs(lf) + Math.abs(this.maxLogR));
-        const p = Math.exp(lf - this.maxLogR) * this.blockScale[i]!;
+        err += 4 * U * (Math.abs(lf) + absMaxLogR);
+        const p = Math.exp(lf - maxLogR) * blockScale[i]!;
         const rel = LIBM_ERR + 1.01 * err + 8 * U;
         if ((w2 + 1) * INV32 <= p * (1 - rel)) return k;
         if (w2 * INV32 >= p * (1 + rel)) continue;
