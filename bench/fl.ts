@@ -11,7 +11,8 @@
  *   non-private, every round through secure aggregation with integer
  *   encoding; stops at 97% test accuracy or the round cap (--rounds).
  * - privacy: user-level DP at delta = 1e-5 for each --epsilons value
- *   (default 8,4,2) with the settings printed in the output.
+ *   (default 8,4,2; `none` = same settings without DP) with the settings
+ *   printed in the output.
  * - overhead: the default `fedveil simulate` run; per-round privacy-layer
  *   time (encode + noise + secure aggregation + decode) / local training time.
  *
@@ -168,7 +169,10 @@ async function main(): Promise<void> {
   else if (experiment === 'mcmahan-shards') result = await simulate(mcmahan('shards'), 0.97);
   else if (experiment === 'privacy') {
     const out = [];
-    for (const eps of (opt('--epsilons') ?? '8,4,2').split(',').map(Number)) out.push(await simulate(privacyRun(eps)));
+    // 'none': the same settings without clipping or noise (secure aggregation only), for comparison.
+    for (const e of (opt('--epsilons') ?? '8,4,2').split(',')) {
+      out.push(await simulate(e === 'none' ? { ...privacyRun(8), privacy: false } : privacyRun(Number(e))));
+    }
     result = out;
   } else if (experiment === 'overhead') result = await simulate({ ...(opt('--seed') ? { seed } : {}), aggregation });
   else throw new Error(`unknown experiment ${experiment}`);
