@@ -146,8 +146,10 @@ export class SecAggServer implements SecAggServerApi {
     this.rejected.push(err);
     if (this.masked.has(from)) return;
     this.excluded.add(from);
-    this.advertised.delete(from);
-    this.shareBundles.delete(from);
+    // Before the stage closes, forget what it sent in this stage; keys of
+    // later-dropped clients are still needed to remove their masks.
+    if (this._stage === 'AdvertiseKeys') this.advertised.delete(from);
+    if (this._stage === 'ShareKeys') this.shareBundles.delete(from);
   }
 
   private guard(fn: () => Outgoing[]): Outgoing[] {
