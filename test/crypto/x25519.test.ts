@@ -55,6 +55,18 @@ describe('X25519 (RFC 7748)', () => {
     }
   });
 
+  test('the cached native private key follows the secret-key bytes, not the array identity', () => {
+    const rng = deterministicRandom(12);
+    const peer = x25519KeyPair(rng);
+    const sk = x25519KeyPair(rng).secretKey;
+    const first = x25519Agree(sk, peer.publicKey, 'node');
+    expect(x25519Agree(sk, peer.publicKey, 'node')).toEqual(first);
+    const other = x25519KeyPair(rng).secretKey;
+    sk.set(other);
+    expect(x25519Agree(sk, peer.publicKey, 'node')).toEqual(x25519Agree(other, peer.publicKey, 'noble'));
+    expect(x25519Agree(sk, peer.publicKey, 'node')).not.toEqual(first);
+  });
+
   const smallOrder: [string, Uint8Array][] = [
     ['0', le(0n)],
     ['1', le(1n)],
