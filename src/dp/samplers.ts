@@ -316,6 +316,13 @@ class TableSampler {
   private readonly maxLogR: number;
   private readonly tail: { readonly cnt: number; readonly Lb: number; readonly edge: number }[] = [];
   private readonly target: TableTarget;
+  // hot-loop copies (read once per sample, so no pow / optional chaining there)
+  private readonly bw: number;
+  private readonly es: number;
+  private readonly absMaxLogR: number;
+  private readonly quadratic: number | undefined;
+  private readonly logTable: Float64Array | undefined;
+  private readonly logTableErr: number;
 
   constructor(target: TableTarget) {
     this.target = target;
@@ -329,6 +336,12 @@ class TableSampler {
     const hi = lo + nb * w - 1;
     const maxLogR = target.logf(target.mode);
     this.maxLogR = maxLogR;
+    this.bw = w;
+    this.es = 32 - e;
+    this.absMaxLogR = Math.abs(maxLogR);
+    this.quadratic = target.quadratic;
+    this.logTable = target.logTable;
+    this.logTableErr = target.logTableErr ?? Infinity;
     const fBound = (k: number): number => {
       const lf = target.logf(k);
       const err = target.logfErr(k) + 4 * U * (Math.abs(lf) + Math.abs(maxLogR));
@@ -435,17 +448,16 @@ class TableSampler {
   sample(ws: WordStream): number {
     const lo = this.lo;
     const nb = this.nBlocks;
-    const e = this.e;
     const accLo = this.accLo;
     const accHi = this.accHi;
-    const quadratic = this.target.quadratic;
-    const bw = 2 ** e; // block width
-    const es = 32 - e;
+    const quadratic = this.quadratic;
+    const logTable = this.logTable;
+    const logTableErr = this.logTableErr;
+    const bw = this.bw;
+    const es = this.es;
     const maxLogR = this.maxLogR;
-    const absMaxLogR = Math.abs(maxLogR);
+    const absMaxLogR = this.absMaxLogR;
     const blockScale = this.blockScale;
-    const logTable = this.target.logTable;
-    const logTableErr = this.target.logTableErr ?? Infinity;
     for (;;) {
       const w = ws.next();
       const col = w >>> this.shift;
@@ -484,13 +496,17 @@ class TableSampler {
         if ((w2 + 1) * INV32 <= p * (1 - rel)) return k;
         if (w2 * INV32 >= p * (1 + rel)) continue;
       }
-      // slow path: p = f(k) 2^32 w / (M exp(maxLogR) count_i), exactly
-      const Mr = rationalOf(this.M);
-      const { x, factor } = this.target.exact(k);
-      const xx = rAdd(x, rationalOf(-this.maxLogR));
-      const ff = rMul(factor, { num: BigInt(TWO32) * (1n << BigInt(e)) * Mr.den, den: Mr.num * BigInt(this.counts[i]!) });
-      if (decideExact(w2, ws, xx, ff)) return k;
+      if (this.acceptExact(w2, ws, k, i)) return k;
     }
+  }
+
+  /** Slow path: p = f(k) 2^32 w / (M exp(maxLogR) count_i), decided exactly. */
+  private acceptExact(w2: number, ws: WordStream, k: number, i: number): boolean {
+    const Mr = rationalOf(this.M);
+    const { x, factor } = this.target.exact(k);
+    const xx = rAdd(x, rationalOf(-this.maxLogR));
+    const ff = rMul(factor, { num: BigInt(TWO32) * (1n << BigInt(this.e)) * Mr.den, den: Mr.num * BigInt(this.counts[i]!) });
+    return decideExact(w2, ws, xx, ff);
   }
 
   /** A tail proposal and its (always exact) acceptance; undefined = rejected. */
