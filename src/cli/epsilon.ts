@@ -13,7 +13,7 @@
  * `all` mode and exit 1 when asked for alone).
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { InvalidArgument } from '../errors.js';
+import { InfeasibleParameters, InvalidArgument } from '../errors.js';
 import { parseNumber, parsePositiveInteger, parseProbability, printJson } from './common.js';
 
 type Kind = 'rdp' | 'pld' | 'gdp';
@@ -76,8 +76,10 @@ export async function runEpsilon(o: EpsilonCliOptions): Promise<Record<string, u
     try {
       out[kind] = one(kind);
     } catch (err) {
-      if (!(err instanceof dp.UnsupportedEvent)) throw err;
-      out[kind] = { accountant: kind, unsupported: err.message };
+      // One accountant without a bound (or too large a PLD grid) must not hide the others' answers.
+      if (err instanceof dp.UnsupportedEvent) out[kind] = { accountant: kind, unsupported: err.message };
+      else if (err instanceof InfeasibleParameters) out[kind] = { accountant: kind, error: err.message };
+      else throw err;
     }
   }
   return out;
@@ -85,6 +87,7 @@ export async function runEpsilon(o: EpsilonCliOptions): Promise<Record<string, u
 
 function line(r: Record<string, unknown>): string {
   if ('unsupported' in r) return `${String(r.accountant)}: unsupported (${String(r.unsupported)})`;
+  if ('error' in r) return `${String(r.accountant)}: ${String(r.error)}`;
   const eps = r.epsilon as number;
   let s = `${String(r.accountant)}: epsilon = ${Number.isFinite(eps) ? eps.toPrecision(8) : String(eps)} at delta = ${String(r.delta)}`;
   if (r.order !== undefined) s += ` (order ${String(r.order)})`;

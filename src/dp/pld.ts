@@ -26,7 +26,7 @@
  * Assumptions: sensitivity 1 (noise multipliers are relative to it), float64.
  */
 import FFT from 'fft.js';
-import { InvalidArgument } from '../errors.js';
+import { InfeasibleParameters, InvalidArgument } from '../errors.js';
 import { aint, anumber } from '../util/assert.js';
 import type { PrivacyAccountant } from './accountant.js';
 import { UnsupportedEvent, validateEvent, type DpEvent } from './events.js';
@@ -47,6 +47,23 @@ export interface PldPmf {
 }
 
 export type Adjacency = 'remove' | 'add';
+
+/**
+ * Largest grid (points per PMF, FFT length) the accountant will allocate:
+ * 2^24 float64 complex values are 256 MiB. Tiny effective noise (e.g. a
+ * Gaussian composed 10^4 times with z = 0.5) would need more; it is refused
+ * with InfeasibleParameters instead of exhausting memory.
+ */
+const MAX_GRID = 1 << 24;
+
+function checkGrid(points: number, what: string, discretization: number): void {
+  if (!(points <= MAX_GRID)) {
+    throw new InfeasibleParameters(
+      `PLD ${what} would need ${points} grid points at discretization ${discretization} (limit ${MAX_GRID}); ` +
+        'use a larger valueDiscretizationInterval or the RDP accountant',
+    );
+  }
+}
 
 /** ln of the noise mass allowed to be discarded on each side (dp_accounting's default). */
 const LOG_MASS_TRUNCATION_BOUND = -50;
@@ -145,6 +162,7 @@ export function gaussianPldPmf(sigma: number, samplingProbability: number, adjac
   const hi = ceil(mech.loss(lowerX) / discretization);
   const lo = floor(mech.loss(upperX) / discretization);
   const n = hi - lo + 1;
+  checkGrid(n, `PMF of the Gaussian mechanism with noise ${sigma}`, discretization);
   const deltas = new Float64Array(n);
   let running = INF;
   for (let i = 0; i < n; i++) {
@@ -223,6 +241,7 @@ export function composePmfs(a: PldPmf, b: PldPmf, tailMassTruncation = 1e-15): P
       for (let j = 0; j < b.probs.length; j++) conv[i + j]! += pa * b.probs[j]!;
     }
   } else {
+    checkGrid(outLen, 'composition', a.discretization);
     const size = nextPow2(outLen);
     const fft = new FFT(size);
     const sa = spectrum(fft, a.probs, size);
@@ -328,6 +347,7 @@ export function selfComposePmf(pmf: PldPmf, n: number, tailMassTruncation = 1e-1
   aint('count', n, 1);
   if (n === 1) return pmf;
   const plan = selfComposePlan(pmf, n, tailMassTruncation);
+  checkGrid(plan.outLen, `${n}-fold self-composition`, pmf.discretization);
   const size = nextPow2(max(plan.outLen, pmf.probs.length));
   const fft = new FFT(size);
   const spec = spectrum(fft, pmf.probs, size);
@@ -351,6 +371,7 @@ export function selfComposePmfPair(a: PldPmf, b: PldPmf, n: number, tailMassTrun
   if (n === 1) return [a, b];
   const planA = selfComposePlan(a, n, tailMassTruncation);
   const planB = selfComposePlan(b, n, tailMassTruncation);
+  checkGrid(max(planA.outLen, planB.outLen), `${n}-fold self-composition`, a.discretization);
   const size = nextPow2(max(planA.outLen, planB.outLen, a.probs.length, b.probs.length));
   const fft = new FFT(size);
   const p = spectrum(fft, a.probs, size);
@@ -480,8 +501,17 @@ export class PldAccountant implements PrivacyAccountant {
   compose(event: DpEvent, count = 1): this {
     validateEvent(event);
     aint('count', count, 0);
-    this.check(event); // all-or-nothing: nothing is composed if any part is unsupported
-    this.composeChecked(event, count);
+    this.check(event); // all-or-nothing: nothing is composed if any part is unsupported...
+    const saved = { remove: this.remove, add: this.add, nonPrivate: this.nonPrivate };
+    try {
+      this.composeChecked(event, count);
+    } catch (err) {
+      // ...or if a part turns out infeasible (PMFs are never mutated, so restoring the references suffices)
+      this.remove = saved.remove;
+      this.add = saved.add;
+      this.nonPrivate = saved.nonPrivate;
+      throw err;
+    }
     return this;
   }
 

@@ -21,6 +21,7 @@ import {
   selfComposedEvent,
   skellamEventForTest,
 } from './pld-helpers.js';
+import { InfeasibleParameters } from '../../src/errors.js';
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 const fine = { valueDiscretizationInterval: 1e-4 };
@@ -85,6 +86,13 @@ describe('PLD accountant', () => {
       expect(paired.probs.length).toBe(single.probs.length);
       for (const eps of [0.5, 1, 2]) expect(Math.abs(pmfDelta(paired, eps) - pmfDelta(single, eps))).toBeLessThan(1e-13);
     }
+  });
+
+  test('a grid too large to allocate is refused with InfeasibleParameters, not an out-of-memory crash', () => {
+    const acc = new PldAccountant().compose(gaussianEvent(3));
+    const before = acc.epsilon(1e-5);
+    expect(() => acc.compose(composedEvent([gaussianEvent(2), selfComposedEvent(gaussianEvent(0.5), 10_000)]))).toThrow(InfeasibleParameters);
+    expect(acc.epsilon(1e-5)).toBe(before); // nothing of the failed composition remains
   });
 
   test('unsupported events are refused and leave the state unchanged; non-private events give eps = inf', () => {
