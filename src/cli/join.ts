@@ -15,8 +15,8 @@
  * writes its plain input of each round to
  * `$FEDVEIL_REVEAL_DIR/<round>-<publicKeyHex>.json` so that a test can
  * check the aggregate against the plain sum. FEDVEIL_TEST_STALL=MaskedInput
- * makes the client stop right before sending its masked input (to test
- * dropouts deterministically).
+ * (or MaskedInput@R for round R only) makes the client stop right before
+ * sending its masked input (to test dropouts deterministically).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -87,6 +87,7 @@ async function join(opts: JoinOptions): Promise<void> {
   const revealDir = process.env.FEDVEIL_REVEAL_DIR;
   const stallBefore = process.env.FEDVEIL_TEST_STALL;
   const idHex = hex(identity.publicKey);
+  let currentRound = 0;
   const log = (line: string): void => {
     if (!opts.quiet) process.stderr.write(`fedveil join ${idHex.slice(0, 8)}: ${line}\n`);
   };
@@ -124,10 +125,13 @@ async function join(opts: JoinOptions): Promise<void> {
     input,
     ...(opts.enrolToken ? { enrolToken: opts.enrolToken } : {}),
     agent: `fedveil-node/${process.version}`,
-    ...(stallBefore ? { beforeSend: (type: string) => (type === stallBefore ? (log(`test hook: stalling before ${type}`), new Promise<void>(() => undefined)) : undefined) } : {}),
+    ...(stallBefore ? { beforeSend: (type: string) => (`${type}@${currentRound}` === stallBefore || type === stallBefore ? (log(`test hook: stalling before ${type} in round ${currentRound}`), new Promise<void>(() => undefined)) : undefined) } : {}),
     onEvent: (ev) => {
       if (ev.type === 'welcome') log('authenticated');
-      else if (ev.type === 'round-start') log(`round ${ev.round} started as client ${ev.index} of ${ev.n}`);
+      else if (ev.type === 'round-start') {
+        currentRound = ev.round;
+        log(`round ${ev.round} started as client ${ev.index} of ${ev.n}`);
+      }
       else if (ev.type === 'input-sent') log(`round ${ev.round}: masked input sent`);
       else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? 'completed' : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
     },

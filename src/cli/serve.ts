@@ -12,7 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability } from './common.js';
-import { applyAverage, modelDimension, parseModelSpec, trainingCodec } from '../transport/training-codec.js';
+import { applyAverage, dpCodec, modelDimension, parseModelSpec, trainingCodec } from '../transport/training-codec.js';
+import type { PrivacyLedger } from '../dp/ledger.js';
 import { Coordinator, type RoundRecord } from '../transport/coordinator.js';
 import { WebSocketServerTransport } from '../transport/ws-server.js';
 import { loadEnrolledKeys } from '../transport/node-client.js';
@@ -36,6 +37,13 @@ interface ServeOptions {
   results?: string;
   model?: string;
   range: number;
+  noiseMultiplier?: number;
+  clip: number;
+  mechanism: 'ddg' | 'skellam';
+  ledger?: string;
+  ledgerKey?: string;
+  delta: number;
+  epsilonBudget: number;
   maxPayload: number;
   rate: number;
   idleTimeout: number;
@@ -70,6 +78,13 @@ export function register(program: Command): void {
     .option('--key <file>', 'TLS private key (PEM)')
     .option('--model <spec>', 'federated training (FedAvg) of a tfjs model: softmax:F:C or mlp:F:H:C (sets --dim to its parameter count)')
     .option('--range <r>', 'with --model: per-coordinate update range guard of the integer codec', parseNumber, 4)
+    .option('--noise-multiplier <z>', 'with --model: distributed DP, central noise std z*C added in integers on the clients', parseNumber)
+    .option('--clip <C>', 'with --noise-multiplier: L2 clip norm of each update', parseNumber, 1)
+    .option('--mechanism <m>', 'with --noise-multiplier: ddg (discrete Gaussian) or skellam', 'ddg')
+    .option('--ledger <file>', 'with --noise-multiplier: privacy ledger (JSON Lines) to append each round to; continued if it exists')
+    .option('--ledger-key <file>', 'ledger signing key (default <ledger>.key, created 0600 if missing)')
+    .option('--delta <d>', 'delta of the ledger\'s epsilon', parseNumber, 1e-5)
+    .option('--epsilon-budget <e>', 'ledger budget: a round that would exceed it is refused', parseNumber, 10)
     .option('--demo', 'serve the browser demo client on /demo/')
     .option('--results <file>', 'append each round result (survivors, sum) as JSON Lines (testing / auditing)')
     .option('--max-payload <bytes>', 'largest WebSocket message accepted', parsePositiveInteger, 64 * 1024 * 1024)
@@ -97,6 +112,18 @@ async function serve(opts: ServeOptions): Promise<void> {
     const heldOut = training.syntheticData(spec, 500);
     evaluate = (w) => training.evaluateGlobal(spec, w, heldOut);
   }
+  if (opts.noiseMultiplier !== undefined && !opts.model) throw new CliExit(2, 'serve: --noise-multiplier needs --model (DP applies to trained updates)');
+  if (opts.ledger && opts.noiseMultiplier === undefined) throw new CliExit(2, 'serve: --ledger needs --noise-multiplier (a ledger records DP rounds)');
+  if (opts.mechanism !== 'ddg' && opts.mechanism !== 'skellam') throw new CliExit(2, 'serve: --mechanism must be ddg or skellam');
+  const modelDim = opts.dim;
+  const dp = opts.noiseMultiplier !== undefined ? await import('../dp/plan.js') : undefined;
+  const minSurvivors = (n: number): number => Math.max(2, Math.ceil(n * (1 - opts.dropout)));
+  const planFor = (n: number) =>
+    dp!.planDistributedDp({ clipNorm: opts.clip, noiseMultiplier: opts.noiseMultiplier!, expectedClients: n, maxClients: n, minClients: minSurvivors(n), dim: modelDim, bits: opts.bits, mechanism: opts.mechanism });
+  // The rounds sum the rotated, padded update (length paddedDim).
+  if (dp) opts.dim = planFor(opts.minClients).paddedDim;
+  const plans = new Map<number, ReturnType<typeof planFor>>();
+  const ledger = opts.ledger ? await openLedger(opts.ledger, opts.ledgerKey ?? `${opts.ledger}.key`, opts) : undefined;
   const enrolled = opts.clientsFile ? await loadEnrolledKeys(opts.clientsFile) : new Set<string>();
   const tls = opts.cert && opts.key ? { cert: await fs.readFile(opts.cert), key: await fs.readFile(opts.key) } : undefined;
   const results = opts.results ? createWriteStream(opts.results, { flags: 'a' }) : undefined;
@@ -106,7 +133,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   // Loaded on use: the SecAgg core is only needed once a coordinator runs.
   const { secAggProtocol } = await import('../transport/secagg-protocol.js');
   let coordinator: Coordinator | undefined;
-  const privacy = (): PrivacyStatus => ({ epsilon: null, budget: null, delta: null, ledgerRounds: null });
+  const privacy = (): PrivacyStatus => (ledger ? { epsilon: ledger.epsilon, budget: ledger.budget, delta: ledger.header.delta, ledgerRounds: ledger.rounds } : { epsilon: null, budget: null, delta: null, ledgerRounds: null });
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (req.method !== 'GET' || !coordinator) return false;
     const url = new URL(req.url ?? '/', 'http://x');
@@ -163,10 +190,41 @@ async function serve(opts: ServeOptions): Promise<void> {
     ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
     stageTimeoutMs: opts.stageTimeout,
     dropout: opts.dropout,
-    ...(opts.model ? { task: () => ({ kind: 'train' as const, model: opts.model!, global: new Uint8Array(global!.slice().buffer), range: opts.range }) } : {}),
+    ...(ledger ? { firstRound: ledger.rounds + 1 } : {}),
+    ...(dp ? { minSurvivors } : {}),
+    ...(opts.model
+      ? {
+          task: (round: number, n: number) => {
+            let dpPlan: Record<string, unknown> | undefined;
+            if (dp) {
+              const plan = planFor(n);
+              // Budget guard: refuse the round before any client is asked for data.
+              ledger?.checkBudget(plan.event);
+              plans.set(round, plan);
+              dpPlan = plan as unknown as Record<string, unknown>;
+            }
+            return { kind: 'train' as const, model: opts.model!, global: new Uint8Array(global!.slice().buffer), range: opts.range, ...(dpPlan ? { dp: dpPlan } : {}) };
+          },
+        }
+      : {}),
     onRound: async (record: RoundRecord) => {
+      const plan = plans.get(record.round);
+      plans.delete(record.round);
+      if (plan && ledger) {
+        const appended = await ledger.appendRound({
+          event: plan.event,
+          params: {
+            mechanism: plan.mechanism, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, samplingRate: 1,
+            expectedClients: plan.expectedClients, minClients: plan.minClients, survivors: record.survivors.length,
+            dimension: plan.dim, paddedDimension: plan.paddedDim, bits: plan.bits, scale: plan.scale,
+          },
+          meta: { coordinatorRound: record.round },
+        });
+        log(`round ${record.round}: ledger line ${appended.round}, epsilon ${appended.epsilon.toFixed(4)} of ${appended.budget}`);
+      }
       if (global) {
-        global = applyAverage(global, record.sum, record.survivors.length, trainingCodec(record.dim, record.n, record.bits, opts.range));
+        const codec = plan ? dpCodec(plan) : trainingCodec(record.dim, record.n, record.bits, opts.range);
+        global = applyAverage(global, record.sum, record.survivors.length, codec);
         accuracy = evaluate ? evaluate(global) : null;
         log(`round ${record.round}: global model accuracy on held-out synthetic data ${accuracy === null ? '-' : accuracy.toFixed(3)}`);
       }
@@ -201,6 +259,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   try {
     await coordinator.finished;
   } finally {
+    await ledger?.close();
     // Give the `bye` messages a moment to leave before the sockets close.
     await new Promise((r) => setTimeout(r, 200));
     await transport.close(1000, 'done');
@@ -209,4 +268,17 @@ async function serve(opts: ServeOptions): Promise<void> {
   const status = coordinator.status();
   if (opts.json) process.stdout.write(JSON.stringify({ ...status, privacy: privacy() }) + '\n');
   if (signalled) process.exitCode = 130;
+}
+
+/** Open the ledger (continuing it) or create it, with its signing key (created 0600 if missing). */
+async function openLedger(file: string, keyFile: string, opts: ServeOptions): Promise<PrivacyLedger> {
+  const { PrivacyLedger, generateLedgerKey, saveLedgerKey, loadLedgerKey } = await import('../dp/ledger.js');
+  let secretKey: Uint8Array;
+  if (existsSync(keyFile)) secretKey = (await loadLedgerKey(keyFile)).secretKey;
+  else {
+    secretKey = generateLedgerKey().secretKey;
+    await saveLedgerKey(keyFile, secretKey);
+  }
+  if (existsSync(file)) return PrivacyLedger.open(file, { secretKey });
+  return PrivacyLedger.create(file, { secretKey, delta: opts.delta, epsilonBudget: opts.epsilonBudget, accountant: 'rdp', description: `fedveil serve --model ${opts.model ?? ''}` });
 }

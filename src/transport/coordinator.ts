@@ -96,6 +96,12 @@ export interface CoordinatorOptions {
   firstRound?: number;
   name?: string;
   rng?: RandomSource;
+  /**
+   * Fewest masked inputs a round of roster size n may unmask (distributed DP:
+   * the number of clients the noise is calibrated for, I6). With fewer, the
+   * round is aborted before any unmasking request is sent.
+   */
+  minSurvivors?: (n: number) => number;
   /** What participants contribute in round `round` with roster size `n` (default: their own vectors). */
   task?: (round: number, n: number) => RoundTask;
   /** Called (and awaited) when a round ends, before the next opens: ledger, results. */
@@ -446,18 +452,28 @@ export class Coordinator {
       .then(async () => {
         if (round.ended) return;
         const out = await step();
-        this.route(round, out);
-        await this.afterStep(round);
+        if (this.route(round, out)) await this.afterStep(round);
       })
       .catch((err: unknown) => this.fail(err));
   }
 
-  private route(round: ActiveRound, out: Outgoing[]): void {
+  /** Deliver the state machine's output; false when the round was aborted instead. */
+  private route(round: ActiveRound, out: Outgoing[]): boolean {
+    const stage = round.server.stage;
+    if (round.stage === 'MaskedInputCollection' && stage !== round.stage && stage !== 'Aborted' && this.opts.minSurvivors) {
+      // I6: never unmask a sum that carries less noise than planned.
+      const need = this.opts.minSurvivors(round.config.n);
+      if (round.spoke.size < need) {
+        this.endRound(round, `only ${round.spoke.size} masked inputs, fewer than the ${need} clients the DP noise is calibrated for (I6); nothing unmasked`).catch((err: unknown) => this.fail(err));
+        return false;
+      }
+    }
     for (const o of out) {
       if (o.to === 'server') continue;
       const target = round.roster[o.to - 1];
       if (target && target.state !== 'closed') this.send(target, { t: 'frame', round: round.round, payload: o.frame });
     }
+    return true;
   }
 
   private async afterStep(round: ActiveRound): Promise<void> {
@@ -467,10 +483,7 @@ export class Coordinator {
       // silent ones are disconnected, waiting for the timer is pointless.
       if (round.roster.some((s) => s.state === 'closed')) {
         const out = await this.closeStageIfAllSpoke(round);
-        if (out.length > 0 || round.server.stage !== round.stage) {
-          this.route(round, out);
-          await this.afterStep(round);
-        }
+        if ((out.length > 0 || round.server.stage !== round.stage) && this.route(round, out)) await this.afterStep(round);
       }
       return;
     }
@@ -488,13 +501,11 @@ export class Coordinator {
     this.armTimer(round);
     // Members that dropped earlier will not speak in this stage either.
     const out = await this.closeStageIfAllSpoke(round);
-    if (out.length > 0 || round.server.stage !== round.stage) {
-      this.route(round, out);
-      await this.afterStep(round);
-    }
+    if ((out.length > 0 || round.server.stage !== round.stage) && this.route(round, out)) await this.afterStep(round);
   }
 
-  private async endRound(round: ActiveRound): Promise<void> {
+  private async endRound(round: ActiveRound, abortReason?: string): Promise<void> {
+    if (round.ended) return;
     round.ended = true;
     this.clearTimer(round);
     const roster = round.roster.map((s) => s.identity ?? '');
@@ -503,6 +514,7 @@ export class Coordinator {
     let sum: Uint32Array = new Uint32Array(0);
     let survivors: string[] = [];
     try {
+      if (abortReason !== undefined) throw new ProtocolAborted(abortReason, { code: 'TOO_FEW_SURVIVORS' });
       const result = round.server.result();
       sum = result.sum;
       survivors = result.survivors.map((id) => roster[id - 1] ?? '');

@@ -3,12 +3,17 @@
  * their dimension, the round codec, and the coordinator's FedAvg step. The
  * coordinator imports only this, never tfjs.
  *
- * The codec is fl's plainIntegerCodec: NOT differentially private (a
- * value-range guard, no clipping norm, no noise); secure aggregation still
- * hides each individual update from the coordinator.
+ * Two codecs: fl's plainIntegerCodec, NOT differentially private (a
+ * value-range guard, no clipping norm, no noise; secure aggregation still
+ * hides each individual update from the coordinator), and the distributed
+ * DP codec of the dp layer (clip, rotate, scale, conditional rounding,
+ * discrete Gaussian / Skellam noise added on the client before masking, I6;
+ * Kairouz et al. 2021), used when the coordinator sends a DP plan.
  */
 import { InvalidArgument } from '../errors.js';
 import { plainIntegerCodec, type RoundCodec } from '../fl/codec.js';
+import { decodeAggregate, privatizeUpdate } from '../dp/pipeline.js';
+import type { DistributedDpPlan } from '../dp/plan.js';
 
 export interface ModelSpec {
   readonly features: number;
@@ -48,4 +53,14 @@ export function applyAverage(global: Float32Array, sum: Uint32Array, survivors: 
   const next = Float32Array.from(global);
   for (let i = 0; i < next.length; i++) next[i] = next[i]! + avg[i]!;
   return next;
+}
+
+/** The distributed-DP codec of a round plan (dp/plan.ts, dp/pipeline.ts): vectors of length paddedDim. */
+export function dpCodec(plan: DistributedDpPlan): RoundCodec {
+  return Object.freeze({
+    bits: plan.bits,
+    length: plan.paddedDim,
+    encode: (delta: Float32Array, rng?: Parameters<typeof privatizeUpdate>[2]) => privatizeUpdate(delta, plan, rng),
+    decode: (sum: Uint32Array, summands: number) => Float64Array.from(decodeAggregate(sum, plan, summands)),
+  });
 }

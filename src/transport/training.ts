@@ -23,7 +23,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgument } from '../errors.js';
 import type { RoundCodec } from '../fl/codec.js';
-import { modelDimension, parseModelSpec, trainingCodec, type ModelSpec } from './training-codec.js';
+import { dpCodec, modelDimension, parseModelSpec, trainingCodec, type ModelSpec } from './training-codec.js';
+import type { DistributedDpPlan } from '../dp/plan.js';
 import type { RoundInfo } from './participant.js';
 import { randomUnit, systemRandom, type RandomSource } from '../crypto/random.js';
 import { PrivateClient } from '../fl/client.js';
@@ -117,7 +118,10 @@ export function trainingInput(opts: { data?: LabelledData; examples?: number; ep
     const task = info.task;
     if (task.kind !== 'train') throw new InvalidArgument('trainingInput: the round does not ask for training');
     const spec = parseModelSpec(task.model);
-    if (modelDimension(spec) !== info.dim) throw new InvalidArgument(`model ${task.model} has ${modelDimension(spec)} parameters, the round sums ${info.dim}`);
+    const plan = task.dp as DistributedDpPlan | undefined;
+    // With DP the round sums the rotated, padded vector (length paddedDim).
+    const want = plan ? plan.paddedDim : modelDimension(spec);
+    if (want !== info.dim || (plan && plan.dim !== modelDimension(spec))) throw new InvalidArgument(`model ${task.model} has ${modelDimension(spec)} parameters, the round sums ${info.dim}`);
     if (!trainer || trainerSpec !== task.model) {
       trainer?.dispose();
       const data = opts.data ?? syntheticData(spec, opts.examples ?? 64);
@@ -125,7 +129,8 @@ export function trainingInput(opts: { data?: LabelledData; examples?: number; ep
       trainerSpec = task.model;
     }
     const global = new Float32Array(task.global.slice().buffer);
-    const { input, loss } = await trainer.update(global, trainingCodec(info.dim, info.n, info.bits, task.range));
+    const codec = plan ? dpCodec(plan) : trainingCodec(info.dim, info.n, info.bits, task.range);
+    const { input, loss } = await trainer.update(global, codec);
     opts.onTrained?.({ round: info.round, loss, examples: opts.data?.n ?? opts.examples ?? 64 });
     return input;
   };

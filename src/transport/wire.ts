@@ -36,7 +36,7 @@ export interface RoundConfigWire {
  */
 export type RoundTask =
   | { kind: 'vector' }
-  | { kind: 'train'; model: string; global: Uint8Array; range: number };
+  | { kind: 'train'; model: string; global: Uint8Array; range: number; dp?: Record<string, unknown> };
 
 /** Coordinator -> client. */
 export type ServerMessage =
@@ -153,7 +153,9 @@ function decodeTask(v: unknown): RoundTask {
   const global = bytes('round.task.global', t.global);
   if (global.length % 4 !== 0) throw new InvalidMessage('round.task.global: not float32 data');
   if (typeof t.range !== 'number' || !(t.range > 0) || !Number.isFinite(t.range)) throw new InvalidMessage('round.task.range: expected a positive number');
-  return { kind: 'train', model: str('round.task.model', t.model, 64), global, range: t.range };
+  if (t.dp !== undefined && (typeof t.dp !== 'object' || t.dp === null || Array.isArray(t.dp))) throw new InvalidMessage('round.task.dp: expected a distributed-DP plan object');
+  // The plan itself is validated by the dp layer before use (privatizeUpdate).
+  return { kind: 'train', model: str('round.task.model', t.model, 64), global, range: t.range, ...(t.dp !== undefined ? { dp: t.dp as Record<string, unknown> } : {}) };
 }
 
 /** Decode and validate a coordinator -> client message (I3). */

@@ -8,6 +8,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { verifyLedgerFile } from '../../src/dp/ledger.js';
 import { artifactsDir, buildCli, exitWithin, plainSum, spawnCli, type Proc } from './procs.js';
 
 let cli: string;
@@ -104,5 +105,32 @@ describe('fedveil serve + fedveil join processes on loopback', () => {
       expect(errLines).toEqual([expect.stringMatching(/^fedveil: CONNECTION_LOST: connection to the coordinator lost during round 1 \(code 1001: coordinator shutting down\)$/)]);
       expect(c.stderr.some((l) => /^\s+at /.test(l))).toBe(false);
     }
+  });
+
+  test('DP training rounds with a ledger: stop mid-round, restart, the ledger continues without a gap or a broken chain', async () => {
+    const dir = fresh('mp-ledger');
+    const ledger = path.join(dir, 'ledger.jsonl');
+    const args = ['--model', 'softmax:4:2', '--bits', '24', '--noise-multiplier', '1', '--ledger', ledger, '--epsilon-budget', '1000', '--min-clients', '3', '--dropout', '0.1', '--stage-timeout', '600000'];
+    // Run 1: round 1 completes; in round 2 one client stalls before its masked input; the coordinator is stopped.
+    const first = await startServe(dir, [...args, '--rounds', '3']);
+    const run1 = [join(first.url, dir), join(first.url, dir), join(first.url, dir, { FEDVEIL_TEST_STALL: 'MaskedInput@2' })];
+    await run1[2]!.waitLine(/stalling before MaskedInput in round 2/, 120000);
+    await first.serve.waitLine(/round 1: ledger line 1/);
+    first.serve.child.kill('SIGTERM');
+    await exitWithin(first.serve, 30000);
+    for (const c of run1) expect((await exitWithin(c, 30000)).code).toBe(1);
+    const afterStop = await verifyLedgerFile(ledger);
+    expect(afterStop.valid).toBe(true);
+    expect(afterStop.rounds.map((r) => r.round)).toEqual([1]);
+    // Run 2: the restarted coordinator continues the same ledger.
+    const second = await startServe(dir, [...args, '--rounds', '2']);
+    const run2 = [join(second.url, dir), join(second.url, dir), join(second.url, dir)];
+    for (const c of run2) expect((await exitWithin(c, 120000)).code).toBe(0);
+    expect((await exitWithin(second.serve, 30000)).code).toBe(0);
+    const report = await verifyLedgerFile(ledger);
+    expect(report.issues).toEqual([]);
+    expect(report.valid).toBe(true);
+    expect(report.rounds.map((r) => r.round)).toEqual([1, 2, 3]);
+    expect(report.rounds.every((r) => r.event.type === 'discrete_gaussian' || r.event.type === 'poisson_sampled')).toBe(true);
   });
 });
