@@ -206,7 +206,8 @@ export function unrotate(y: FloatVector, seed: Uint8Array, d: number): Float64Ar
   aint('unrotate: d', d, 1, MAX_PADDED_LENGTH);
   const n = paddedLength(d);
   if (y.length !== n) throw new InvalidArgument(`unrotate: y must have length paddedLength(${d}) = ${n}, got ${y.length}`);
-  const w = Float64Array.from(y);
+  const w = new Float64Array(n);
+  w.set(y); // a typed-array copy (memcpy for Float64Array), never the iterator path
   let probe = 0;
   for (let i = 0; i < n; i++) {
     const v = w[i]!;

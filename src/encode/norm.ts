@@ -100,7 +100,8 @@ export function clipL2(x: FloatVector, clipNorm: number): { clipped: Float64Arra
   afloats('clipL2: x', x);
   apositive('clipL2: clipNorm', clipNorm);
   const inputNorm = norm('clipL2: x', x);
-  const clipped = Float64Array.from(x);
+  const clipped = new Float64Array(x.length);
+  clipped.set(x);
   if (inputNorm <= clipNorm) return { clipped, norm: inputNorm, factor: 1 };
   let factor = clipNorm / inputNorm;
   for (;;) {
