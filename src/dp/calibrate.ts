@@ -65,7 +65,13 @@ export function calibrateNoiseMultiplier(req: CalibrationRequest): CalibrationRe
   let evaluations = 0;
   const eps = (z: number) => {
     evaluations++;
-    return computeEpsilon(makeEvent(z), req.delta, accountant, req.accountantOptions ?? {}).epsilon;
+    try {
+      return computeEpsilon(makeEvent(z), req.delta, accountant, req.accountantOptions ?? {}).epsilon;
+    } catch (err) {
+      // A PLD grid too large to build means tiny noise: count it as missing the target (conservative).
+      if (err instanceof InfeasibleParameters) return Infinity;
+      throw err;
+    }
   };
 
   // Bracket: epsilon(lo) > target >= epsilon(hi).
