@@ -30,6 +30,7 @@ import { decodeMessage, encodeMessage, SHARE_PLAINTEXT_BYTES } from './messages.
 import {
   advertiseStatement, consistencyStatement, pairMaskKey, pairSign, selfMaskKey, seedCommitment, sessionId, shareAad, shareKey,
 } from './derive.js';
+import { OMIT_PAIRWISE_MASK } from './bench-hooks.js';
 import type {
   AdvertisedKeys, KeysBroadcastMsg, Outgoing, SecAggClientApi, SecAggClientOptions, SecAggConfig, SecAggMessage,
   SecAggMessageType, SecAggStage, SharesRelayMsg, UnmaskRequestMsg, ConsistencyRequestMsg, RevealedShare,
@@ -65,6 +66,8 @@ export class SecAggClient implements SecAggClientApi {
   private held = new Map<number, PeerShares>();
   /** Survivor set this client signed (active mode). */
   private signedSurvivors: number[] | undefined;
+  /** Benchmark-only (see bench-hooks.ts); never set in a deployment. */
+  [OMIT_PAIRWISE_MASK]?: (peer: number) => boolean;
   /** Which kind of share was revealed per owner: I1 bookkeeping. */
   private revealed = new Map<number, 'seed' | 'key'>();
 
@@ -249,7 +252,9 @@ export class SecAggClient implements SecAggClientApi {
     const { bits } = this.config;
     const y = Uint32Array.from(this.input!);
     prgAddInto(selfMaskKey(this.selfMaskSeed, sid, this.id), y, bits, 1);
+    const omit = this[OMIT_PAIRWISE_MASK];
     for (const v of senders) {
+      if (omit?.(v)) continue;
       const shared = x25519Agree(this.sKeys.secretKey, this.peers.get(v)!.sPk);
       prgAddInto(pairMaskKey(shared, sid, this.id, v), y, bits, pairSign(this.id, v));
     }

@@ -23,6 +23,8 @@ export interface RunSecAggRoundOptions {
   rng?: RandomSource;
   /** Active mode: Ed25519 secret keys of the roster (index id-1). */
   signingKeys?: Uint8Array[];
+  /** Instrumentation hook called on every client before the round starts (benchmarks). */
+  onClientCreated?: (client: SecAggClient) => void;
 }
 
 export interface SecAggRoundResult extends SecAggResult {
@@ -55,6 +57,7 @@ export async function runSecAggRound(opts: RunSecAggRoundOptions): Promise<SecAg
     id: i + 1, config, input, ...(opts.rng ? { rng: opts.rng } : {}),
     ...(opts.signingKeys ? { signingKey: opts.signingKeys[i] } : {}),
   }));
+  if (opts.onClientCreated) clients.forEach(opts.onClientCreated);
   const alive = (id: number, stage: DropStage): boolean => {
     const d = dropAt.get(id);
     return d === undefined || STAGES.indexOf(d) > STAGES.indexOf(stage);
