@@ -17,6 +17,8 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./epsilon.js'),
   () => import('./calibrate.js'),
   () => import('./simulate.js'),
+  () => import('./params.js'),
+  () => import('./bench.js'),
 ];
 
 async function main(argv: string[]): Promise<number> {
