@@ -230,7 +230,7 @@ async function serve(opts: ServeOptions): Promise<void> {
       }
       if (results) {
         await new Promise<void>((resolve, reject) =>
-          results.write(JSON.stringify({ round: record.round, accuracy, n: record.n, threshold: record.threshold, survivors: record.survivors, roster: record.roster, sum: Array.from(record.sum), durationMs: record.durationMs, stageMs: record.stageMs }) + '\n', (e) => (e ? reject(e) : resolve())),
+          results.write(JSON.stringify({ round: record.round, accuracy, n: record.n, threshold: record.threshold, survivors: record.survivors, roster: record.roster, sum: Array.from(record.sum), durationMs: record.durationMs, stageMs: record.stageMs, responseMs: record.responseMs }) + '\n', (e) => (e ? reject(e) : resolve())),
         );
       }
     },

@@ -60,6 +60,8 @@ export interface RoundRecord {
   readonly durationMs: number;
   /** Time each stage took (ms), in order. */
   readonly stageMs: Array<{ stage: SecAggStage; ms: number; viaDeadline: boolean }>;
+  /** Per stage: each responding client's latency (ms from the stage opening to its frame's arrival). */
+  readonly responseMs: Partial<Record<SecAggStage, number[]>>;
 }
 
 export type CoordinatorEvent =
@@ -133,6 +135,7 @@ interface ActiveRound {
   /** Roster ids that sent a frame in the current stage. */
   spoke: Set<number>;
   stageMs: Array<{ stage: SecAggStage; ms: number; viaDeadline: boolean }>;
+  responseMs: Partial<Record<SecAggStage, number[]>>;
   timer?: ReturnType<typeof setTimeout>;
   queue: Promise<void>;
   ended: boolean;
@@ -291,6 +294,7 @@ export class Coordinator {
       return this.reject(session, CloseCode.TOO_BIG, 'FRAME_TOO_LARGE', `frame of ${msg.payload.length} bytes`);
     }
     const index = session.index;
+    if (!round.spoke.has(index)) (round.responseMs[round.stage] ??= []).push(Date.now() - round.stageStartedAt);
     round.spoke.add(index);
     this.enqueue(round, () => round.server.handle(index, msg.payload));
   }
@@ -386,6 +390,7 @@ export class Coordinator {
       stageStartedAt: now,
       spoke: new Set(),
       stageMs: [],
+      responseMs: {},
       queue: Promise.resolve(),
       ended: false,
     };
@@ -536,6 +541,7 @@ export class Coordinator {
       startedAt: round.startedAt,
       durationMs: Date.now() - round.startedAt,
       stageMs: round.stageMs,
+      responseMs: round.responseMs,
     };
     if (ok) await this.opts.onRound?.(record);
     this.emit({ type: 'round-end', record });
