@@ -105,7 +105,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
     message = `ledger ${path} failed verification at line ${String(report.error.line)}: ${report.error.reason}: ${report.issues[0]?.message ?? report.error.message}`;
   } else if (!report.withinBudget) {
     exitCode = EXIT_BUDGET_EXCEEDED;
-    message = `budget exceeded: ${String(own)} epsilon ${fmt(finalOwn)} > budget ${fmt(report.budget)} (delta ${String(report.header?.delta)})`;
+    message = `budget exceeded: ${String(own)} epsilon ${fmt(finalOwn)} > budget ${fmt(report.budget)} at delta ${String(report.header?.delta)}`;
   }
 
   const accountants: readonly AccountantName[] = ACCOUNTANT_NAMES;
@@ -158,7 +158,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
   if (plot !== undefined) out.push(`plot written to ${plot}`);
   out.push(
     exitCode === EXIT_OK ? `OK: ledger verified; ${String(own)} epsilon ${fmt(finalOwn)} of budget ${fmt(report.budget)} at delta ${String(report.header?.delta)}`
-      : exitCode === EXIT_BUDGET_EXCEEDED ? `BUDGET EXCEEDED: ${message}` : `FAILED: ${message}`,
+      : exitCode === EXIT_BUDGET_EXCEEDED ? `BUDGET EXCEEDED: ${message.replace(/^budget exceeded: /, '')}` : `FAILED: ${message}`,
   );
   return { exitCode, message, json, text: out.join('\n'), report };
 }
