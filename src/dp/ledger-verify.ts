@@ -64,8 +64,9 @@ function errorText(err: unknown): string {
 export function epsilonOfRuns(runs: readonly EventRun[], name: AccountantName, delta: number): { epsilon: number | null; reason?: string } {
   // Accountants are deterministic, so results are memoised by the exact composition (a server
   // re-verifying on restart and an auditor re-running do not pay twice).
-  const memoKey = `${name}|${delta}|${runs.map((r) => `${r.count}*${r.key}`).join('|')}`;
-  const hit = memo.get(memoKey);
+  // Only short compositions are memoised: a key is O(distinct runs) long.
+  const memoKey = runs.length <= MEMO_MAX_RUNS ? `${name}|${delta}|${runs.map((r) => `${r.count}*${r.key}`).join('|')}` : null;
+  const hit = memoKey === null ? undefined : memo.get(memoKey);
   if (hit) return hit;
   let result: { epsilon: number | null; reason?: string };
   try {
@@ -76,12 +77,14 @@ export function epsilonOfRuns(runs: readonly EventRun[], name: AccountantName, d
   } catch (err) {
     result = { epsilon: null, reason: errorText(err) };
   }
+  if (memoKey === null) return result;
   if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value as string);
   memo.set(memoKey, Object.freeze(result));
   return result;
 }
 
 const MEMO_LIMIT = 512;
+const MEMO_MAX_RUNS = 16;
 const memo = new Map<string, { epsilon: number | null; reason?: string }>();
 
 // ---------------------------------------------------------------------------

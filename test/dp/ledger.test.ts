@@ -124,6 +124,24 @@ describe('writing and verifying', () => {
     expect(verifyLedger(readFileSync(join(dir, 'd.jsonl')), FAST).valid).toBe(true);
   });
 
+  test('rounds with different events compose in order (a change of sampling rate mid-run)', async () => {
+    const dir = tempDir();
+    const { secretKey, publicKey } = testKey(6);
+    const ledger = await PrivacyLedger.create(join(dir, 'l.jsonl'), { secretKey, delta: 1e-5, epsilonBudget: 10 });
+    const eps: number[] = [];
+    for (const q of [0.05, 0.05, 0.1, 0.05, 0.1]) eps.push((await ledger.appendRound(gaussianRound({ q }))).epsilon);
+    await ledger.close();
+    const report = verifyLedger(readFileSync(join(dir, 'l.jsonl')), { publicKey, accountants: ['rdp', 'gdp'] });
+    expect(report.error).toBeNull();
+    expect(report.rounds.map((r) => r.recordedEpsilon)).toEqual(eps);
+    for (let i = 1; i < eps.length; i++) expect(eps[i]).toBeGreaterThan(eps[i - 1]!);
+    // the same multiset of events in another order composes to the same epsilon (RDP adds up)
+    const other = await PrivacyLedger.create(join(dir, 'm.jsonl'), { secretKey, delta: 1e-5, epsilonBudget: 10 });
+    for (const q of [0.1, 0.1, 0.05, 0.05, 0.05]) await other.appendRound(gaussianRound({ q }));
+    expect(other.epsilon).toBeCloseTo(eps[4]!, 10);
+    await other.close();
+  });
+
   test('concurrent appends are serialised into consecutive rounds', async () => {
     const dir = tempDir();
     const { secretKey, publicKey } = testKey(2);
