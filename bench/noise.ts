@@ -83,7 +83,7 @@ for (const mechanism of ['ddg', 'skellam'] as const) {
   const plan = planDistributedDp({ clipNorm: 1, noiseMultiplier: 1, expectedClients: 100, minClients: 50, dim, bits: 20, mechanism });
   const update = new Float32Array(dim);
   for (let i = 0; i < dim; i++) update[i] = Math.sin(i) / Math.sqrt(dim);
-  let last = new Uint32Array(0);
+  let last: Uint32Array = new Uint32Array(0);
   const privT = time(() => (last = privatizeUpdate(update, plan)), Math.max(5, Math.min(runs, 7)));
   const decT = time(() => decodeAggregate(last, plan, 100), Math.max(5, Math.min(runs, 7)));
   const noiseSampler = plan.localNoise.kind === 'discrete_gaussian' ? plan.localNoise.sigma : Math.sqrt(2 * plan.localNoise.mu);
