@@ -21,5 +21,5 @@ export { PrivateClient, type PrivateClientOptions, type LocalUpdate } from './cl
 export { plainSumAggregator, survivorsOf, type Aggregator, type AggregationRequest, type AggregationResult } from './aggregate.js';
 export { Coordinator, type CoordinatorOptions, type RoundReport, type RoundPrivacy, type PrivacyProvider, type SecAggOptions } from './coordinator.js';
 export { nonPrivate } from './privacy.js';
-export { secureAggregator, dpCodec, planPrivateRun, privateProvider, simulationLayers, type PrivatePlan, type PrivatePlanInput } from './layers.js';
+export { secureAggregator, dpCodec, planPrivateRun, privateProvider, simulationLayers, createPrivateCoordinator, type PrivateCoordinatorOptions, type PrivatePlan, type PrivatePlanInput } from './layers.js';
 export { setupSimulation, runSimulation, DEFAULT_SIMULATION, type SimulationParams, type SimulationResult, type SimulationSetup, type SimulationLayers } from './simulation.js';

@@ -160,3 +160,59 @@ export function simulationLayers(): SimulationLayers {
     },
   };
 }
+
+export interface PrivateCoordinatorOptions {
+  /** The global model. */
+  model: import('@tensorflow/tfjs').LayersModel;
+  clients: readonly import('./client.js').PrivateClient[];
+  strategy?: import('./strategy.js').Strategy;
+  /** Target user-level (epsilon, delta) after `rounds` rounds; z is calibrated unless `noiseMultiplier` is given. */
+  privacy: {
+    epsilon: number;
+    delta: number;
+    rounds: number;
+    clipNorm: number;
+    mechanism?: 'ddg' | 'skellam';
+    accountant?: 'rdp' | 'pld';
+    noiseMultiplier?: number;
+    bits?: number;
+  };
+  secagg?: import('./coordinator.js').SecAggOptions;
+  sampleRate: number;
+  /** Ledger file to create (its signing key: `ledgerKey`, default a fresh one). */
+  ledger: string;
+  ledgerKey?: Uint8Array;
+  /** Expected dropout fraction (sizes t; also injected in simulation when `injectDropouts`). */
+  dropout?: number;
+  injectDropouts?: boolean;
+  evaluate?: (model: import('@tensorflow/tfjs').LayersModel) => number;
+  rng?: RandomSource;
+}
+
+/**
+ * The high-level shape of DESIGN.md section 9: a Coordinator with calibrated
+ * distributed DP, a fresh signed ledger and the secure-aggregation protocol.
+ * Close the returned ledger when done.
+ */
+export async function createPrivateCoordinator(o: PrivateCoordinatorOptions): Promise<{ coordinator: import('./coordinator.js').Coordinator; ledger: PrivacyLedger; plan: PrivatePlan }> {
+  const { Coordinator } = await import('./coordinator.js');
+  const { parameterCount } = await import('./weights.js');
+  const { systemRandom } = await import('../crypto/random.js');
+  const rng = o.rng ?? systemRandom;
+  const mechanism = o.privacy.mechanism ?? 'ddg';
+  const accountant = o.privacy.accountant ?? 'rdp';
+  const plan = planPrivateRun({
+    population: o.clients.length, sampleRate: o.sampleRate, rounds: o.privacy.rounds, epsilon: o.privacy.epsilon, delta: o.privacy.delta,
+    mechanism, accountant, clipNorm: o.privacy.clipNorm, bits: o.privacy.bits ?? 20, dropout: o.dropout ?? 0, dim: parameterCount(o.model),
+    ...(o.privacy.noiseMultiplier === undefined ? {} : { noiseMultiplier: o.privacy.noiseMultiplier }),
+  }, rng);
+  const ledger = await PrivacyLedger.create(o.ledger, {
+    secretKey: o.ledgerKey ?? generateLedgerKey().secretKey, delta: o.privacy.delta, epsilonBudget: o.privacy.epsilon, accountant,
+  });
+  const coordinator = new Coordinator({
+    model: o.model, clients: o.clients, sampleRate: o.sampleRate, privacy: privateProvider(plan, rng), aggregator: secureAggregator(), ledger, rng,
+    ...(o.strategy ? { strategy: o.strategy } : {}), ...(o.secagg ? { secagg: o.secagg } : {}), ...(o.evaluate ? { evaluate: o.evaluate } : {}),
+    ...(o.injectDropouts ? { dropoutRate: o.dropout ?? 0 } : {}),
+  });
+  return { coordinator, ledger, plan };
+}

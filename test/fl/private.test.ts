@@ -6,12 +6,11 @@ import { selectBackend } from '../../src/fl/backend.js';
 import { buildMlp, evaluateAccuracy } from '../../src/fl/train.js';
 import { PrivateClient } from '../../src/fl/client.js';
 import { Coordinator } from '../../src/fl/coordinator.js';
-import { planPrivateRun, privateProvider, secureAggregator } from '../../src/fl/layers.js';
-import { parameterCount } from '../../src/fl/weights.js';
+import { createPrivateCoordinator, privateProvider, secureAggregator } from '../../src/fl/layers.js';
 import { splitIid } from '../../src/fl/splits.js';
 import { subset, type LabelledData } from '../../src/fl/mnist.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
-import { PrivacyLedger, generateLedgerKey, verifyLedgerFile } from '../../src/dp/ledger.js';
+import { verifyLedgerFile } from '../../src/dp/ledger.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -47,20 +46,16 @@ test('private rounds through secure aggregation + distributed DP improve accurac
   const model = buildMlp(6, [8], 2, 5);
   const clients = splitIid(train.n, 40, rng).map((p) => new PrivateClient({ model: shared, data: subset(train, p), epochs: 2, batchSize: 10, learningRate: 0.3, rng }));
   const rounds = 4;
+  const path = join(dir, 'ledger.jsonl');
+  const acc0 = evaluateAccuracy(model, test);
   // Calibrated for 6 rounds, so the aborted round below is within budget; the guard refuses beyond 6.
-  const run = planPrivateRun({
-    population: 40, sampleRate: 0.5, rounds: 6, epsilon: 30, delta: 1e-5, mechanism: 'skellam', accountant: 'rdp',
-    clipNorm: 1, bits: 24, dropout: 0.1, dim: parameterCount(model),
-  }, rng);
+  const { coordinator, ledger, plan: run } = await createPrivateCoordinator({
+    model, clients, sampleRate: 0.5, ledger: path, dropout: 0.1, injectDropouts: true, rng,
+    privacy: { epsilon: 30, delta: 1e-5, rounds: 6, clipNorm: 1, mechanism: 'skellam', bits: 24 },
+    secagg: { fullGraphUpTo: 8 }, evaluate: (m) => evaluateAccuracy(m, test),
+  });
   expect(run.minClients).toBeGreaterThanOrEqual(2);
   expect(run.predictedEpsilon).toBeLessThanOrEqual(30);
-  const path = join(dir, 'ledger.jsonl');
-  const ledger = await PrivacyLedger.create(path, { secretKey: generateLedgerKey().secretKey, delta: 1e-5, epsilonBudget: 30, accountant: 'rdp' });
-  const acc0 = evaluateAccuracy(model, test);
-  const coordinator = new Coordinator({
-    model, clients, sampleRate: 0.5, privacy: privateProvider(run, rng), aggregator: secureAggregator(), ledger, dropoutRate: 0.1,
-    secagg: { fullGraphUpTo: 8 }, evaluate: (m) => evaluateAccuracy(m, test), rng,
-  });
   const tensors = tf.memory().numTensors;
   const { rounds: reports } = await coordinator.run({ rounds });
   expect(tf.memory().numTensors).toBe(tensors);
