@@ -15,6 +15,7 @@ interface CalibrateCliOptions {
   rounds: number;
   accountant: 'rdp' | 'pld' | 'gdp';
   tolerance: number;
+  discretization?: number;
   json?: boolean;
 }
 
@@ -40,6 +41,7 @@ export function register(program: Command): void {
     .requiredOption('--rounds <T>', 'number of rounds', parsePositiveInteger)
     .addOption(new Option('--accountant <name>', 'accountant').choices(['rdp', 'pld', 'gdp']).default('rdp'))
     .option('--tolerance <t>', 'absolute tolerance on the noise multiplier', parsePositive, 1e-4)
+    .option('--discretization <d>', 'PLD loss grid spacing (default 5e-4)', parsePositive)
     .option('--json', 'print one JSON object')
     .action(async (o: CalibrateCliOptions) => {
       const { calibrateNoiseMultiplier } = await import('../dp/calibrate.js');
@@ -50,6 +52,7 @@ export function register(program: Command): void {
         rounds: o.rounds,
         accountant: o.accountant,
         tolerance: o.tolerance,
+        ...(o.discretization === undefined ? {} : { accountantOptions: { pld: { valueDiscretizationInterval: o.discretization } } }),
       });
       if (o.json) {
         printJson(r);

@@ -30,6 +30,7 @@ export interface EpsilonCliOptions {
   dimension?: number;
   minClients?: number;
   beta?: number;
+  discretization?: number;
   json?: boolean;
 }
 
@@ -67,7 +68,7 @@ export async function runEpsilon(o: EpsilonCliOptions): Promise<Record<string, u
     event = dp.selfComposedEvent(dp.poissonSampledEvent(o.sampleRate, round), o.rounds);
   }
   const one = (kind: Kind): Record<string, unknown> => {
-    const r = dp.computeEpsilon(event, o.delta, kind);
+    const r = dp.computeEpsilon(event, o.delta, kind, o.discretization === undefined ? {} : { pld: { valueDiscretizationInterval: o.discretization } });
     return { ...r };
   };
   if (o.accountant !== 'all') return one(o.accountant);
@@ -111,6 +112,7 @@ export function register(program: Command): void {
     .option('--dimension <d>', 'ddg/skellam: padded dimension', parsePositiveInteger)
     .option('--min-clients <t>', 'ddg/skellam: minimum clients whose noise is in every sum (I6)', parsePositiveInteger)
     .option('--beta <b>', 'ddg/skellam: conditional rounding failure probability', parseNumber)
+    .option('--discretization <d>', 'PLD loss grid spacing (default 5e-4; 1e-4 reproduces dp_accounting)', parsePositive)
     .option('--json', 'print one JSON object')
     .action(async (opts: EpsilonCliOptions) => {
       const result = await runEpsilon(opts);
