@@ -184,7 +184,7 @@ function forwardDiffs(fun: (x: number) => number, n: number): Float64Array {
 }
 
 /** log of the WBK19 Thm 27 bound at integer alpha (the RDP times alpha - 1). */
-function swor_logA(q: number, sigma: number, alpha: number): number {
+function withoutReplacementLogA(q: number, sigma: number, alpha: number): number {
   if (alpha === 1) return 0;
   const cgf = (x: number) => (x * (x + 1)) / (2 * sigma * sigma);
   const gaussRdp = (x: number) => x / (2 * sigma * sigma);
@@ -218,12 +218,12 @@ export function rdpSampledWithoutReplacementGaussian(q: number, noiseMultiplier:
     if (q === 0) out[k] = 0;
     else if (noiseMultiplier === 0 || alpha === INF) out[k] = INF;
     else if (q === 1) out[k] = alpha / (2 * noiseMultiplier * noiseMultiplier);
-    else if (Number.isInteger(alpha)) out[k] = swor_logA(q, noiseMultiplier, alpha) / (alpha - 1);
+    else if (Number.isInteger(alpha)) out[k] = withoutReplacementLogA(q, noiseMultiplier, alpha) / (alpha - 1);
     else {
       const lo = floor(alpha);
       const t = alpha - lo;
-      const x = swor_logA(q, noiseMultiplier, lo);
-      const y = swor_logA(q, noiseMultiplier, lo + 1);
+      const x = withoutReplacementLogA(q, noiseMultiplier, lo);
+      const y = withoutReplacementLogA(q, noiseMultiplier, lo + 1);
       out[k] = ((1 - t) * x + t * y) / (alpha - 1);
     }
   }
