@@ -205,3 +205,29 @@ export function describeEvent(event: DpEvent): string {
       return `composed(${event.events.map(describeEvent).join(', ')})`;
   }
 }
+
+/**
+ * The Python expression building the same event with Google's dp_accounting
+ * (`import dp_accounting`), so an auditor can recompute epsilon there, e.g.
+ * `dp_accounting.SelfComposedDpEvent(dp_accounting.PoissonSampledDpEvent(0.04,
+ * dp_accounting.GaussianDpEvent(1.5)), 2250)`. The multi-dimensional
+ * distributed events have no dp_accounting class: they become
+ * `dp_accounting.UnsupportedDpEvent()` (their bounds live in distributed-rdp.ts).
+ */
+export function toDpAccountingPython(event: DpEvent): string {
+  switch (event.type) {
+    case 'gaussian':
+      return `dp_accounting.GaussianDpEvent(${event.noiseMultiplier})`;
+    case 'discrete_gaussian':
+    case 'skellam':
+      return 'dp_accounting.UnsupportedDpEvent()';
+    case 'poisson_sampled':
+      return `dp_accounting.PoissonSampledDpEvent(${event.samplingProbability}, ${toDpAccountingPython(event.event)})`;
+    case 'sampled_without_replacement':
+      return `dp_accounting.SampledWithoutReplacementDpEvent(${event.sourceDatasetSize}, ${event.sampleSize}, ${toDpAccountingPython(event.event)})`;
+    case 'self_composed':
+      return `dp_accounting.SelfComposedDpEvent(${toDpAccountingPython(event.event)}, ${event.count})`;
+    case 'composed':
+      return `dp_accounting.ComposedDpEvent([${event.events.map(toDpAccountingPython).join(', ')}])`;
+  }
+}

@@ -11,6 +11,7 @@ import {
   poissonGaussianRounds,
   sampledWithoutReplacementEvent,
   selfComposedEvent,
+  toDpAccountingPython,
   validateEvent,
   type DpEvent,
   type SkellamEvent,
@@ -26,6 +27,14 @@ describe('privacy events', () => {
     validateEvent(back);
     expect(back).toEqual(e);
     expect(describeEvent(e)).toBe('composed(self_composed(poisson_sampled(0.01, gaussian(1.1)), 300), sampled_without_replacement(10/1000, gaussian(2)))');
+  });
+
+  test('toDpAccountingPython gives the dp_accounting constructor expression (checked to evaluate in dp_accounting)', () => {
+    const e = composedEvent([poissonGaussianRounds(1.5, 0.04, 2250), sampledWithoutReplacementEvent(1000, 10, gaussianEvent(2)), skellam]);
+    expect(toDpAccountingPython(e)).toBe(
+      'dp_accounting.ComposedDpEvent([dp_accounting.SelfComposedDpEvent(dp_accounting.PoissonSampledDpEvent(0.04, dp_accounting.GaussianDpEvent(1.5)), 2250), ' +
+        'dp_accounting.SampledWithoutReplacementDpEvent(1000, 10, dp_accounting.GaussianDpEvent(2)), dp_accounting.UnsupportedDpEvent()])',
+    );
   });
 
   test('validation names the bad field', () => {
