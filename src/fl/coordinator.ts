@@ -101,7 +101,7 @@ export interface RoundReport {
   readonly reason?: string;
   /** Test accuracy after the round (NaN without `evaluate`). */
   readonly accuracy: number;
-  /** Epsilon spent so far (ledger accountant), 0 when non-private. */
+  /** Epsilon spent so far (ledger accountant); 0 when non-private; NaN for a private run without a ledger. */
   readonly epsilon: number;
   /** Bytes on the wire, all clients, both directions. */
   readonly bytes: number;
@@ -282,6 +282,9 @@ export class Coordinator {
         if (Number.isFinite(accuracy)) meta.accuracy = accuracy;
         const appended = await this.opts.ledger.appendRound({ event: privacy.event, params: { ...privacy.params, survivors: survived }, meta });
         this.epsilonSpent = appended.epsilon;
+      } else {
+        // Epsilon is the ledger's to state: without one it is unknown here, not zero.
+        this.epsilonSpent = NaN;
       }
     }
     return Object.freeze({
