@@ -11,15 +11,13 @@ import { describe, expect, test } from '@jest/globals';
 import { deterministicRandom, type RandomSource } from '../../src/crypto/random.js';
 import {
   WordStream,
-  decideExact,
   discreteGaussianSampler,
   poissonSampler,
-  expInterval,
-  rationalOf,
   sampleDiscreteGaussian,
   samplePoisson,
   sampleSkellam,
 } from '../../src/dp/samplers.js';
+import { decideExact, expInterval, rationalOf } from '../../src/dp/samplers/exact.js';
 import { InvalidArgument } from '../../src/errors.js';
 
 const N = 1_000_000;
