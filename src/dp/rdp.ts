@@ -463,8 +463,16 @@ export class RdpAccountant implements PrivacyAccountant {
     return hit.rdp.slice();
   }
 
+  /** Conversion warnings repeat on every query; keep one copy of each. */
+  private addWarnings(w: readonly string[]): void {
+    for (const m of w) if (!this._warnings.includes(m)) this._warnings.push(m);
+  }
+
   epsilonAndOrder(delta: number): RdpEpsilon {
-    return rdpToEpsilon(this._orders, this._rdp, delta, this._warnings);
+    const w: string[] = [];
+    const result = rdpToEpsilon(this._orders, this._rdp, delta, w);
+    this.addWarnings(w);
+    return result;
   }
 
   epsilon(delta: number): number {
@@ -472,7 +480,10 @@ export class RdpAccountant implements PrivacyAccountant {
   }
 
   deltaAndOrder(epsilon: number): RdpDelta {
-    return rdpToDelta(this._orders, this._rdp, epsilon, this._warnings);
+    const w: string[] = [];
+    const result = rdpToDelta(this._orders, this._rdp, epsilon, w);
+    this.addWarnings(w);
+    return result;
   }
 
   delta(epsilon: number): number {
