@@ -5,10 +5,9 @@
  * dist/browser/index.html (served by `fedveil serve --demo` on /demo/).
  *
  * The bundle must not import any Node built-in: a plugin fails the build
- * on a `node:` import, except `node:crypto` in src/secagg/primitives.ts
- * (its interim AES-CTR mask PRG), which is replaced by a shim implementing
- * the same AES-128-CTR keystream with @noble/ciphers - byte-identical
- * output, checked by the browser test's exact-sum assertion.
+ * on any `node:` import that survives type erasure (the crypto layer reaches
+ * node:crypto only through `process.getBuiltinModule` at run time, which is
+ * absent in browsers, so it falls back to WebCrypto / noble there).
  *
  * Usage: node scripts/build-browser.mjs [--outdir DIR]
  */
@@ -22,18 +21,11 @@ const argi = process.argv.indexOf('--outdir');
 const outdir = argi > 0 ? path.resolve(process.argv[argi + 1]) : path.join(root, 'dist', 'browser');
 mkdirSync(outdir, { recursive: true });
 
-const shimmed = [];
 const noNodeBuiltins = {
   name: 'no-node-builtins',
   setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => {
-      if (args.path === 'node:crypto' && args.importer.endsWith(path.join('src', 'secagg', 'primitives.ts'))) {
-        shimmed.push(path.relative(root, args.importer));
-        return { path: path.join(root, 'src', 'browser', 'node-crypto-shim.ts') };
-      }
-      // Type-only or lazily guarded imports never reach here; a real one is a bug.
-      return { errors: [{ text: `browser bundle: ${args.path} imported by ${path.relative(root, args.importer)}` }] };
-    });
+    // Type-only imports never reach here; a real one is a bug in a browser-facing module.
+    b.onResolve({ filter: /^node:/ }, (args) => ({ errors: [{ text: `browser bundle: ${args.path} imported by ${path.relative(root, args.importer)}` }] }));
   },
 };
 
@@ -53,4 +45,4 @@ await build({
 });
 copyFileSync(path.join(root, 'src', 'browser', 'demo.html'), path.join(outdir, 'index.html'));
 const size = statSync(path.join(outdir, 'fedveil-client.js')).size;
-process.stderr.write(`build-browser: ${path.relative(root, outdir)}/fedveil-client.js ${(size / 1024).toFixed(0)} KiB in ${Date.now() - t0} ms${shimmed.length ? ` (node:crypto shimmed with noble AES-CTR for ${[...new Set(shimmed)].join(', ')})` : ''}\n`);
+process.stderr.write(`build-browser: ${path.relative(root, outdir)}/fedveil-client.js ${(size / 1024).toFixed(0)} KiB in ${Date.now() - t0} ms\n`);
