@@ -146,7 +146,7 @@ export function register(program: Command): void {
     .option('--epsilon <E>', 'user-level epsilon budget (noise calibrated to reach it after R rounds)', parseNumber, d.epsilon)
     .option('--delta <D>', 'delta', parseNumber, d.delta)
     .addOption(new Option('--mechanism <m>', 'integer noise').choices(['ddg', 'skellam']).default('ddg'))
-    .addOption(new Option('--accountant <a>', 'accountant for calibration and the ledger').choices(['rdp', 'pld']).default('rdp'))
+    .addOption(new Option('--accountant <a>', 'accountant for calibration and the ledger (PLD/GDP have no bound for the integer mechanisms yet)').choices(['rdp']).default('rdp'))
     .option('--noise-multiplier <z>', 'fix the noise multiplier instead of calibrating it', parseNumber)
     .option('--clip-norm <C>', 'L2 clip norm of a client update', parseNumber, d.clipNorm)
     .option('--bits <b>', 'secure-aggregation modulus bits (private mode)', parsePositiveInteger, d.bits)
