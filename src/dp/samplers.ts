@@ -1,17 +1,24 @@
 /**
  * Exact integer noise samplers driven only by the CSPRNG (invariant I7).
  *
- * - Discrete Gaussian N_Z(0, sigma^2), pmf proportional to exp(-k^2 / (2 sigma^2)):
- *   Canonne, Kamath, Steinke, "The Discrete Gaussian for Differential Privacy",
- *   NeurIPS 2020, Algorithm 3 (rejection from a discrete Laplace with
- *   t = floor(sigma) + 1) and Algorithm 2 (discrete Laplace from a uniform,
- *   a Bernoulli(exp(-U/t)) and a Geometric(exp(-1))).
- * - Skellam Sk(mu, mu) = Poisson(mu) - Poisson(mu) (variance 2 mu). Each
- *   Poisson(mu) is drawn by exact rejection sampling from a discrete Laplace
- *   centred at the mode m = floor(mu), scale t = ceil(sqrt(mu)). The Poisson
- *   pmf ratio f(m + j) / f(m) is a product of rationals (mu / i), so the
- *   acceptance probability R(j) * exp(|j| / t - c) is computable to any
- *   precision; valid for any mean (tested up to 5e7 = (10^4)^2 / 2).
+ * - Discrete Gaussian N_Z(0, sigma^2), pmf proportional to exp(-k^2 / (2 sigma^2))
+ *   (Canonne, Kamath, Steinke, "The Discrete Gaussian for Differential
+ *   Privacy", NeurIPS 2020).
+ * - Skellam Sk(mu, mu) = Poisson(mu) - Poisson(mu) (variance 2 mu; Agarwal,
+ *   Kairouz, Liu, NeurIPS 2021), with an exact Poisson sampler valid for large
+ *   means (tested up to 5e7 = (10^4)^2 / 2).
+ *
+ * Main algorithm (TableSampler): exact rejection sampling from a proposal whose
+ * probabilities are exact integers out of 2^32: a Walker/Vose alias table over
+ * blocks of ~sd/64 consecutive values (uniform inside a block), geometric-block
+ * proposals for the two tails, and a REJECT outcome. The acceptance probability
+ * f(k) / (M q(k)) is "rational * exp(rational)": exp(-k^2/(2 sigma^2)) for the
+ * discrete Gaussian, prod(mu / i) (a rational) for the Poisson. About 2-3
+ * random words and one Math.exp per sample.
+ * Table-free algorithms (fallbacks, and cross-checks in the tests): CKS 2020
+ * Algorithms 2-3 (discrete Laplace proposal, Bernoulli(exp(-U/t)),
+ * Geometric(exp(-1))) for the discrete Gaussian; for the Poisson, rejection
+ * from a discrete Laplace centred at the mode with the exact rational ratio.
  *
  * Exactness. The parameters are IEEE doubles, i.e. exact dyadic rationals:
  * sigma = m * 2^e, so sigma^2 = m^2 * 2^(2e) is an exact rational, and so is mu.
@@ -127,6 +134,8 @@ interface TableTarget {
   /** log f(k) = logTable[k - lo], error <= logTableErr */
   readonly logTable?: Float64Array;
   readonly logTableErr?: number;
+  /** Test hook: decide every acceptance on the exact (BigInt) path. */
+  readonly exactOnly?: boolean;
 }
 
 /**
@@ -168,6 +177,7 @@ class TableSampler {
   private readonly quadratic: number | undefined;
   private readonly logTable: Float64Array | undefined;
   private readonly logTableErr: number;
+  private readonly exactOnly: boolean;
 
   constructor(target: TableTarget) {
     this.target = target;
@@ -187,6 +197,7 @@ class TableSampler {
     this.quadratic = target.quadratic;
     this.logTable = target.logTable;
     this.logTableErr = target.logTableErr ?? Infinity;
+    this.exactOnly = target.exactOnly === true;
     const fBound = (k: number): number => {
       const lf = target.logf(k);
       const err = target.logfErr(k) + 4 * U * (Math.abs(lf) + Math.abs(maxLogR));
@@ -315,7 +326,10 @@ class TableSampler {
       }
       let k: number;
       let w2: number;
-      if (accLo !== undefined && accHi !== undefined) {
+      if (this.exactOnly) {
+        k = lo + i * bw + (bw === 1 ? 0 : ws.next() >>> es);
+        w2 = ws.next();
+      } else if (accLo !== undefined && accHi !== undefined) {
         k = lo + i;
         w2 = ws.next();
         if ((w2 + 1) * INV32 <= accLo[i]!) return k;
@@ -406,11 +420,21 @@ function blockLog2(sd: number): number {
   return Math.max(0, Math.floor(Math.log2(sd / 64)));
 }
 
-function dgTable(sigma: number): TableSampler | undefined {
-  const K = coreHalfWidth(sigma) + 2;
+/**
+ * Test hooks (never needed in production): `coreHalfWidth` narrows the
+ * tabulated core so that the tail proposals run often; `exactOnly` skips the
+ * double-precision decisions so that every acceptance goes through BigInt.
+ */
+export interface SamplerTestOptions {
+  readonly coreHalfWidth?: number;
+  readonly exactOnly?: boolean;
+}
+
+function dgTable(sigma: number, opts: SamplerTestOptions = {}): TableSampler | undefined {
+  const K = opts.coreHalfWidth ?? coreHalfWidth(sigma) + 2;
   const e = blockLog2(sigma);
   if ((2 * K + 1) / 2 ** e > MAX_TABLE) return undefined;
-  return cachedTable(`dg:${sigma}`, () => {
+  return cachedTable(`dg:${sigma}:${K}:${opts.exactOnly === true}`, () => {
     const s2 = sigma * sigma;
     const s2R = rMul(rationalOf(sigma), rationalOf(sigma));
     const rate = (edge: number): number => (2 * Math.abs(edge) + 1) / (2 * s2);
@@ -428,20 +452,21 @@ function dgTable(sigma: number): TableSampler | undefined {
       // beyond an edge E: k^2 - E^2 >= |k - E| (2|E| + 1)
       rightRate: rate,
       leftRate: rate,
+      exactOnly: opts.exactOnly === true,
     });
   });
 }
 
-function poissonTable(mu: number): TableSampler | undefined {
+function poissonTable(mu: number, opts: SamplerTestOptions = {}): TableSampler | undefined {
   const sd = Math.sqrt(mu);
   const m = Math.floor(mu);
   // the right tail of the Poisson is a little heavier than the Gaussian's: widen by 25%
-  const K = Math.ceil(1.25 * coreHalfWidth(sd)) + 20;
+  const K = opts.coreHalfWidth ?? Math.ceil(1.25 * coreHalfWidth(sd)) + 20;
   const lo = Math.max(0, m - K);
   const e = blockLog2(sd);
   const hi = m + K + 2 ** e; // room for the last block
   if (hi - lo + 1 > MAX_TABLE) return undefined;
-  return cachedTable(`poisson:${mu}`, () => {
+  return cachedTable(`poisson:${mu}:${K}:${opts.exactOnly === true}`, () => {
     const muR = rationalOf(mu);
     // L(k) = log f(k) - log f(m) by cumulative sums of log(mu / i) (right) and log(i / mu) (left),
     // each term with libm error <= LIBM_ERR |term| plus one rounding of its argument, each sum one rounding
@@ -478,6 +503,7 @@ function poissonTable(mu: number): TableSampler | undefined {
       // f(k+1)/f(k) = mu/(k+1) <= mu/(edge+1) beyond edge; f(k-1)/f(k) = k/mu <= edge/mu below edge
       rightRate: (edge) => Math.log((edge + 1) / mu),
       leftRate: (edge) => (edge > 0 ? Math.log(mu / edge) : undefined),
+      exactOnly: opts.exactOnly === true,
     });
   });
 }
@@ -583,21 +609,21 @@ export interface IntegerSampler {
  * The exact discrete Gaussian sampler for sigma: the table-driven one when its
  * core table fits (sigma up to ~1.2e5), else CKS Algorithm 3 (table-free).
  */
-export function discreteGaussianSampler(sigma: number, algorithm: 'auto' | 'cks' = 'auto'): IntegerSampler {
+export function discreteGaussianSampler(sigma: number, algorithm: 'auto' | 'cks' = 'auto', testOptions?: SamplerTestOptions): IntegerSampler {
   if (typeof sigma !== 'number' || !Number.isFinite(sigma) || !(sigma > 0) || sigma > 2 ** 24) {
     throw new InvalidArgument(`sigma: expected a finite number in (0, 2^24], got ${String(sigma)}`);
   }
   checkLibm();
-  return (algorithm === 'auto' ? dgTable(sigma) : undefined) ?? new DiscreteGaussianSampler(sigma);
+  return (algorithm === 'auto' ? dgTable(sigma, testOptions) : undefined) ?? new DiscreteGaussianSampler(sigma);
 }
 
 /** The exact Poisson sampler for mu: table-driven when it fits, else Laplace rejection. */
-export function poissonSampler(mu: number, algorithm: 'auto' | 'laplace' = 'auto'): IntegerSampler {
+export function poissonSampler(mu: number, algorithm: 'auto' | 'laplace' = 'auto', testOptions?: SamplerTestOptions): IntegerSampler {
   if (typeof mu !== 'number' || !Number.isFinite(mu) || !(mu > 0) || mu > 2 ** 34) {
     throw new InvalidArgument(`mu: expected a finite number in (0, 2^34], got ${String(mu)}`);
   }
   checkLibm();
-  return (algorithm === 'auto' ? poissonTable(mu) : undefined) ?? new PoissonSampler(mu);
+  return (algorithm === 'auto' ? poissonTable(mu, testOptions) : undefined) ?? new PoissonSampler(mu);
 }
 
 /**

@@ -229,6 +229,48 @@ describe('table-free fallbacks (used beyond the table sizes)', () => {
   }
 });
 
+describe('rare paths, forced (tails beyond the table; exact BigInt acceptance)', () => {
+  function draw(sampler: { sample(ws: WordStream): number }, n: number, seed: number): Int32Array {
+    const ws = new WordStream(deterministicRandom(seed));
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = sampler.sample(ws);
+    return out;
+  }
+
+  for (const [sigma, core] of [[3, 4], [300, 350]] as const) {
+    test(`discrete Gaussian sigma=${sigma} with a core of +-${core}: tails are exact`, () => {
+      const xs = draw(discreteGaussianSampler(sigma, 'auto', { coreHalfWidth: core }), 100_000, 70 + sigma);
+      let tail = 0;
+      for (const x of xs) if (Math.abs(x) > core + 2 ** Math.max(0, Math.floor(Math.log2(sigma / 64)))) tail++;
+      expect(tail).toBeGreaterThan(500); // the tail path really ran
+      const K = Math.ceil(12 * sigma + 8);
+      const { stat, df } = chiSquare(xs, dgPmf(sigma), -K, K, Math.max(1, Math.floor(sigma / 10)));
+      expect(stat).toBeLessThan(chi2Critical(df));
+    });
+  }
+
+  test('Poisson(20) with a core of +-5: both tails are exact', () => {
+    const mu = 20;
+    const xs = draw(poissonSampler(mu, 'auto', { coreHalfWidth: 5 }), 60_000, 80);
+    let tail = 0;
+    for (const x of xs) if (x < 15 || x > 26) tail++;
+    expect(tail).toBeGreaterThan(1000);
+    const logMode = poissonLogPmf(mu, mu);
+    const { stat, df } = chiSquare(xs, (k) => Math.exp(poissonLogPmf(mu, k) - logMode), 0, 120);
+    expect(stat).toBeLessThan(chi2Critical(df));
+  });
+
+  test('every acceptance decided by BigInt arithmetic gives the same distributions', () => {
+    const dg = draw(discreteGaussianSampler(2, 'auto', { exactOnly: true }), 20_000, 90);
+    const a = chiSquare(dg, dgPmf(2), -40, 40);
+    expect(a.stat).toBeLessThan(chi2Critical(a.df));
+    const po = draw(poissonSampler(3, 'auto', { exactOnly: true }), 20_000, 91);
+    const logMode = poissonLogPmf(3, 3);
+    const b = chiSquare(po, (k) => Math.exp(poissonLogPmf(3, k) - logMode), 0, 60);
+    expect(b.stat).toBeLessThan(chi2Critical(b.df));
+  });
+});
+
 describe('randomness plumbing', () => {
   /** The same byte stream handed out in irregular chunks (1..37 bytes per fill call). */
   function chunked(seed: number): RandomSource {
