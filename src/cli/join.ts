@@ -133,7 +133,7 @@ async function join(opts: JoinOptions): Promise<void> {
         log(`round ${ev.round} started as client ${ev.index} of ${ev.n}`);
       }
       else if (ev.type === 'input-sent') log(`round ${ev.round}: masked input sent`);
-      else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? 'completed' : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
+      else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? (ev.included ? 'completed' : 'completed without this client (dropped)') : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
     },
   });
   log(`done: ${summary.roundsCompleted} rounds completed`);

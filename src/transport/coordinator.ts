@@ -545,9 +545,10 @@ export class Coordinator {
     };
     if (ok) await this.opts.onRound?.(record);
     this.emit({ type: 'round-end', record });
+    const included = new Set(survivors);
     for (const s of round.roster) {
       s.index = undefined;
-      if (s.state !== 'closed') this.send(s, { t: 'result', round: round.round, ok, survivors: survivors.length, reason });
+      if (s.state !== 'closed') this.send(s, { t: 'result', round: round.round, ok, included: ok && s.identity !== undefined && included.has(s.identity), survivors: survivors.length, reason });
     }
     this.last = { round: round.round, ok, n: record.n, survivors: survivors.length, durationMs: record.durationMs, reason };
     this.active = undefined;

@@ -36,7 +36,7 @@ export type ParticipantEvent =
   | { type: 'welcome'; identity: string }
   | { type: 'round-start'; round: number; index: number; n: number }
   | { type: 'input-sent'; round: number }
-  | { type: 'round-end'; round: number; ok: boolean; survivors: number; reason: string };
+  | { type: 'round-end'; round: number; ok: boolean; included: boolean; survivors: number; reason: string };
 
 export interface ParticipantOptions {
   channel: Channel;
@@ -62,6 +62,7 @@ export class Rejected extends ProtocolAborted {
 export interface ParticipantSummary {
   readonly identity: string;
   readonly roundsJoined: number;
+  /** Rounds that completed with this client's input in the sum. */
   readonly roundsCompleted: number;
 }
 
@@ -129,9 +130,9 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           return;
         }
         case 'result':
-          if (msg.ok && msg.round === currentRound) roundsCompleted++;
+          if (msg.ok && msg.included && msg.round === currentRound) roundsCompleted++;
           client = undefined;
-          opts.onEvent?.({ type: 'round-end', round: msg.round, ok: msg.ok, survivors: msg.survivors, reason: msg.reason });
+          opts.onEvent?.({ type: 'round-end', round: msg.round, ok: msg.ok, included: msg.included, survivors: msg.survivors, reason: msg.reason });
           return;
         case 'bye':
           finish();

@@ -48,8 +48,8 @@ export type ServerMessage =
   | { t: 'round'; round: number; index: number; config: RoundConfigWire; task: RoundTask }
   /** A SecAgg frame for this client. */
   | { t: 'frame'; round: number; payload: Uint8Array }
-  /** The round ended (`ok` false: aborted). */
-  | { t: 'result'; round: number; ok: boolean; survivors: number; reason: string }
+  /** The round ended (`ok` false: aborted); `included`: this client's input is in the sum. */
+  | { t: 'result'; round: number; ok: boolean; included: boolean; survivors: number; reason: string }
   /** No more rounds: the client should leave. */
   | { t: 'bye'; reason: string }
   /** Rejection (the connection closes right after). */
@@ -171,8 +171,8 @@ export function decodeServerMessage(frame: Uint8Array): ServerMessage {
     case 'frame':
       return { t: 'frame', round: uint('frame.round', m.round), payload: bytes('frame.payload', m.payload) };
     case 'result':
-      if (typeof m.ok !== 'boolean') throw new InvalidMessage('result.ok: expected a boolean');
-      return { t: 'result', round: uint('result.round', m.round), ok: m.ok, survivors: uint('result.survivors', m.survivors), reason: str('result.reason', m.reason ?? '') };
+      if (typeof m.ok !== 'boolean' || typeof m.included !== 'boolean') throw new InvalidMessage('result.ok / result.included: expected booleans');
+      return { t: 'result', round: uint('result.round', m.round), ok: m.ok, included: m.included, survivors: uint('result.survivors', m.survivors), reason: str('result.reason', m.reason ?? '') };
     case 'bye':
       return { t: 'bye', reason: str('bye.reason', m.reason ?? '') };
     case 'error':

@@ -5,6 +5,8 @@ import { MemoryTransport } from '../../src/transport/memory.js';
 import { runParticipant, Rejected } from '../../src/transport/participant.js';
 import { hex } from '../../src/transport/session.js';
 import { fakeProtocol } from './fake-protocol.js';
+import { secAggProtocol } from '../../src/transport/secagg-protocol.js';
+import { TokenBucket } from '../../src/transport/limits.js';
 
 function vec(seed: number, dim: number, bits: number): Uint32Array {
   const v = new Uint32Array(dim);
@@ -61,5 +63,65 @@ describe('MemoryTransport + Coordinator (plaintext stand-in protocol)', () => {
       expect(r.survivors).toHaveLength(5);
       expect(r.sum).toEqual(plainSum(r.survivors.map((s) => inputs.get(s)![k]!), 16));
     });
+  });
+});
+
+describe('Coordinator stage deadlines (real SecAgg over MemoryTransport)', () => {
+  test('a connected but silent client misses the stage deadline, becomes a dropout, and the sum of the others is exact', async () => {
+    const transport = new MemoryTransport();
+    const ids = Array.from({ length: 6 }, (_, i) => ed25519KeyPair(deterministicRandom(new Uint8Array(32).fill(40 + i))));
+    const records: RoundRecord[] = [];
+    const coordinator = new Coordinator({
+      transport,
+      protocol: secAggProtocol,
+      enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) },
+      dim: 10,
+      bits: 16,
+      minClients: 6,
+      rounds: 1,
+      dropout: 0.3,
+      stageTimeoutMs: 200,
+      onRound: (r) => void records.push(r),
+    });
+    await coordinator.start();
+    const inputs = new Map<string, Uint32Array>();
+    const runs = ids.map(async (identity, i) =>
+      runParticipant({
+        channel: await transport.connect(),
+        identity,
+        protocol: secAggProtocol,
+        input: ({ dim, bits }) => {
+          const v = vec(i + 7, dim, bits);
+          inputs.set(hex(identity.publicKey), v);
+          return v;
+        },
+        // Client 0 stays connected but never sends its masked input.
+        ...(i === 0 ? { beforeSend: (type: string) => (type === 'MaskedInput' ? new Promise<void>(() => undefined) : undefined) } : {}),
+      }),
+    );
+    await coordinator.finished;
+    const silent = hex(ids[0]!.publicKey);
+    const r = records[0]!;
+    expect(r.survivors).toHaveLength(5);
+    expect(r.survivors).not.toContain(silent);
+    expect(r.stageMs.find((s) => s.stage === 'MaskedInputCollection')!.viaDeadline).toBe(true);
+    expect(r.sum).toEqual(plainSum(r.survivors.map((s) => inputs.get(s)!), 16));
+    await coordinator.stop();
+    // Everyone hears `bye`; only the five survivors count the round as theirs.
+    const summaries = await Promise.all(runs);
+    expect(summaries.map((x) => x.roundsCompleted)).toEqual([0, 1, 1, 1, 1, 1]);
+  });
+});
+
+describe('TokenBucket', () => {
+  test('allows the burst, then the sustained rate, on an injected clock', () => {
+    let now = 0;
+    const bucket = new TokenBucket(10, 5, () => now);
+    const burst = Array.from({ length: 8 }, () => bucket.take());
+    expect(burst).toEqual([true, true, true, true, true, false, false, false]);
+    now += 1000; // 10 tokens refilled, capped at the burst of 5
+    expect(Array.from({ length: 6 }, () => bucket.take())).toEqual([true, true, true, true, true, false]);
+    now += 100; // one token
+    expect([bucket.take(), bucket.take()]).toEqual([true, false]);
   });
 });

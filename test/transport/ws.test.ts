@@ -88,7 +88,9 @@ describe('WebSocket coordinator: auth, limits, malformed input', () => {
         ws.send(encodeMessage({ t: 'auth', v: 1, pk: flooder.publicKey, sig: signAuth(flooder, h.nonce, h.session), token: '', agent: 'flooder' }));
         const binding = channelBinding(h.nonce, h.session, flooder.publicKey);
         const payload = new Uint8Array(8);
-        for (let seq = 1; seq <= 300; seq++) ws.send(encodeMessage({ t: 'env', seq, round: 1, payload, sig: signEnvelope(flooder, binding, seq, 1, payload) }));
+        // Signed first, then sent back to back: the burst far exceeds bucket + refill.
+        const frames = Array.from({ length: 300 }, (_, i) => encodeMessage({ t: 'env', seq: i + 1, round: 1, payload, sig: signEnvelope(flooder, binding, i + 1, 1, payload) }));
+        for (const f of frames) ws.send(f);
       });
       expect(flood).toBe(CloseCode.RATE_LIMITED);
       expect(rejected).toEqual(expect.arrayContaining(['NOT_ENROLLED', 'AUTH_FAILED', 'BAD_SIGNATURE', 'INVALID_MESSAGE']));
