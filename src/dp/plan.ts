@@ -49,7 +49,8 @@ export interface DistributedDpRequest {
   bits: number;
   /** Bound on P(any coordinate of the sum wraps mod 2^b) per round (default 1e-9). */
   overflowProbability?: number;
-  mechanism: DistributedMechanism;
+  /** Noise mechanism (default 'ddg'). */
+  mechanism?: DistributedMechanism;
   /** Poisson client sampling rate q: the ledger event is then poisson_sampled. */
   samplingRate?: number;
   /** Conditional rounding parameter beta in [0, 1) (default exp(-1/2), as Kairouz et al.). */
@@ -91,7 +92,7 @@ export interface DistributedDpPlan {
   readonly targetCentralVariance: number;
   readonly rotation: {
     readonly policy: 'fresh-public-seed-per-round';
-    /** This round's public seed (hex in JSON); derive the next round's plan with planRound(). */
+    /** This round's public 32-byte seed; derive the next round's plan with planRound(). */
     readonly seed: Uint8Array;
   };
   readonly overflow: { readonly probabilityBound: number; readonly requested: number };
@@ -163,7 +164,8 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
   aint('maxClients', maxClients, req.expectedClients);
   aint('dim', req.dim, 1, 2 ** 30);
   aint('bits', req.bits, 2, 32);
-  aoneOf('mechanism', req.mechanism, ['ddg', 'skellam'] as const);
+  const mechanism = req.mechanism ?? 'ddg';
+  aoneOf('mechanism', mechanism, ['ddg', 'skellam'] as const);
   const overflowProbability = req.overflowProbability ?? 1e-9;
   anumber('overflowProbability', overflowProbability, Number.MIN_VALUE, 0.5);
   const beta = req.beta ?? Math.exp(-0.5);
@@ -172,7 +174,7 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
   anumber('maxSensitivityInflation', maxInflation, 1);
   if (req.samplingRate !== undefined) anumber('samplingRate', req.samplingRate, 0, 1);
   const N = paddedLength(req.dim);
-  const base = { clipNorm: req.clipNorm, noiseMultiplier: req.noiseMultiplier, minClients: req.minClients, bits: req.bits, mechanism: req.mechanism, n: maxClients, N };
+  const base = { clipNorm: req.clipNorm, noiseMultiplier: req.noiseMultiplier, minClients: req.minClients, bits: req.bits, mechanism, n: maxClients, N };
   const logTarget = Math.log(overflowProbability);
 
   const knobs = `bits=${req.bits}, maxClients=${maxClients}, dim=${req.dim} (padded ${N}), noiseMultiplier=${req.noiseMultiplier}`;
@@ -204,6 +206,7 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
   const cs = req.clipNorm * s;
   const normBound = roundedL2Bound(cs, N, beta);
   const inflation = normBound / cs;
+  // I6: each client's share is 1/t of the central target, so any t survivors reach it
   const localVariance = (req.noiseMultiplier * cs) ** 2 / req.minClients;
   const needBits = (): number => {
     for (let b = req.bits + 1; b <= 32; b++) {
@@ -216,7 +219,7 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
     }
     return 33;
   };
-  if (!(s > 0) || inflation > maxInflation || (req.mechanism === 'ddg' && Math.sqrt(localVariance) < 0.5)) {
+  if (!(s > 0) || inflation > maxInflation || (mechanism === 'ddg' && Math.sqrt(localVariance) < 0.5)) {
     const b = req.scale === undefined && !probing ? needBits() : undefined;
     const why = !(s > 0)
       ? 'no positive scale meets the overflow bound'
@@ -226,12 +229,12 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
     const fix = b === undefined ? 'raise scale' : b <= 32 ? `raise bits to >= ${b}` : 'no bit width <= 32 suffices';
     throw new InfeasibleParameters(`${knobs} at scale ${s.toPrecision(4)}: ${why}; ${fix}, or lower maxClients, dim or noiseMultiplier, or raise overflowProbability`);
   }
-  const event = distributedEvent({ mechanism: req.mechanism, clipNorm: req.clipNorm, noiseMultiplier: req.noiseMultiplier, scale: s, dimension: N, minClients: req.minClients, beta });
+  const event = distributedEvent({ mechanism, clipNorm: req.clipNorm, noiseMultiplier: req.noiseMultiplier, scale: s, dimension: N, minClients: req.minClients, beta });
   const ledgerEvent = req.samplingRate === undefined ? event : Object.freeze({ type: 'poisson_sampled' as const, samplingProbability: req.samplingRate, event });
   const localNoise = event.type === 'discrete_gaussian' ? Object.freeze({ kind: 'discrete_gaussian' as const, sigma: event.sigma }) : Object.freeze({ kind: 'skellam' as const, mu: event.mu });
   return Object.freeze({
     version: 1 as const,
-    mechanism: req.mechanism,
+    mechanism,
     clipNorm: req.clipNorm,
     noiseMultiplier: req.noiseMultiplier,
     dim: req.dim,

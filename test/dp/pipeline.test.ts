@@ -53,6 +53,14 @@ describe('planDistributedDp', () => {
     });
   }
 
+  test('the DESIGN section 9 call shape works: mechanism defaults to ddg', () => {
+    const { mechanism, ...rest } = base;
+    void mechanism;
+    const plan = planDistributedDp(rest, deterministicRandom(12));
+    expect(plan.mechanism).toBe('ddg');
+    expect(plan.localNoise.kind).toBe('discrete_gaussian');
+  });
+
   test('more bits allow a larger scale', () => {
     const a = planDistributedDp({ ...base, bits: 16 }, deterministicRandom(1));
     const b = planDistributedDp({ ...base, bits: 24 }, deterministicRandom(1));
