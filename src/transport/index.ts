@@ -18,3 +18,4 @@ export * from './secagg-protocol.js';
 export * from './ws-server.js';
 export * from './node-client.js';
 export * from './status-page.js';
+export * from './training-codec.js';
