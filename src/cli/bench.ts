@@ -13,6 +13,7 @@
  *   (validation, routing, summing n masked vectors, reconstruction, unmasking);
  * - bytesUpPerClient / bytesDownPerClient: wire bytes (msgpack frames) of a
  *   surviving client, median;
+ * - protocolBytesUpPerClient: bytesUp minus the packed vector (keys, shares, envelopes);
  * - expansion: bytesUp / (4 d) (vs plain float32) and bytesUp / (d b / 8);
  * - prgLimitRatio: (k + 1) d 4 bytes / AES-128-CTR throughput of node:crypto
  *   measured in the same process, divided by clientMs: the share of the
@@ -64,6 +65,8 @@ export interface SecAggBenchResult {
   serverMs: number;
   bytesUpPerClient: number;
   bytesDownPerClient: number;
+  /** bytesUpPerClient minus the packed vector ceil(d b / 8): envelopes, keys, encrypted shares, revealed shares. */
+  protocolBytesUpPerClient: number;
   expansion: { vsFloat32: number; vsPacked: number };
   prgLimitRatio: number;
   aesCtrMBps: number;
@@ -159,6 +162,7 @@ export async function benchSecAgg(o: SecAggBenchOptions): Promise<SecAggBenchRes
     serverMs: round3(median(rows.map((x) => x.serverMs))),
     bytesUpPerClient: up,
     bytesDownPerClient: median(rows.map((x) => x.down)),
+    protocolBytesUpPerClient: up - Math.ceil((o.dim * o.bits) / 8),
     expansion: { vsFloat32: round3(up / (4 * o.dim)), vsPacked: round3(up / ((o.dim * o.bits) / 8)) },
     prgLimitRatio: round3(median(rows.map((x) => x.ratio))),
     aesCtrMBps: Math.round(aes / 1000),
@@ -192,7 +196,7 @@ export function register(program: Command): void {
         `(median of ${r.repeat}, ${r.timedClients} timed clients; ${r.machine.cpus}x ${r.machine.model}, Node ${r.machine.node})\n` +
         `  client   ${r.clientMs.toFixed(1)} ms   (PRG limit ratio ${r.prgLimitRatio}, AES-CTR ${r.aesCtrMBps} MB/s)\n` +
         `  server   ${r.serverMs.toFixed(1)} ms\n` +
-        `  bytes    up ${r.bytesUpPerClient}  down ${r.bytesDownPerClient} per client\n` +
+        `  bytes    up ${r.bytesUpPerClient} (protocol ${r.protocolBytesUpPerClient})  down ${r.bytesDownPerClient} per client\n` +
         `  expansion ${r.expansion.vsFloat32}x vs float32, ${r.expansion.vsPacked}x vs d*b/8\n` +
         `  sum correct: ${r.sumCorrect}\n`,
       );

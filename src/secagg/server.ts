@@ -121,8 +121,9 @@ export class SecAggServer implements SecAggServerApi {
       });
       this.accept(from, msg);
     } catch (err) {
-      if (err instanceof InvalidMessage) {
-        this.reject(from, err);
+      if (err instanceof FedveilError) {
+        // I3: whatever went wrong with this frame is the sender's fault, named as such.
+        this.reject(from, err instanceof InvalidMessage ? err : new InvalidMessage(err.message, from, { cause: err }));
         return this.guard(() => (this.stageComplete() ? this.advance() : []));
       }
       throw err;
