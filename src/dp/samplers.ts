@@ -32,12 +32,13 @@
  * at doubling precision until the comparison is decided. The result is
  * therefore exactly Bernoulli(p), and the samplers are exact.
  *
- * Assumption of the fast path (stated, and checked at first use): the
- * platform's Math.exp and Math.log are accurate to a relative (exp) or
- * absolute (log, for |x| < 1e3) error below 2^-40. fdlibm-derived
+ * Assumption of the fast path (stated here; Math.exp is spot-checked against
+ * BigInt intervals at first use, Math.log is not): the platform's Math.exp
+ * and Math.log have relative error below 2^-40. fdlibm-derived
  * implementations (V8, SpiderMonkey, JavaScriptCore) are within 1 ulp
  * (2^-52). The error intervals below add that 2^-40 and a generous bound on
- * the double rounding of each argument.
+ * the double rounding of each argument. If the assumption failed, only the
+ * fast-path decisions within the violated margin could be wrong.
  *
  * Random words are drawn in batches (RandomSource.fill on 64 KiB) and
  * consumed in order, so the output depends only on the byte stream, never on
