@@ -136,6 +136,6 @@ async function join(opts: JoinOptions): Promise<void> {
       else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? (ev.included ? 'completed' : 'completed without this client (dropped)') : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
     },
   });
-  log(`done: ${summary.roundsCompleted} rounds completed`);
+  log(`done: ${summary.roundsCompleted} rounds completed (coordinator: ${summary.reason})`);
   if (opts.json) printJson(summary);
 }

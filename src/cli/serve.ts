@@ -238,6 +238,7 @@ async function serve(opts: ServeOptions): Promise<void> {
       if (ev.type === 'round-start') log(`round ${ev.round} started: n=${ev.n}, t=${ev.threshold}`);
       else if (ev.type === 'round-end') log(`round ${ev.record.round} ${ev.record.ok ? 'done' : `aborted: ${ev.record.reason}`}: ${ev.record.survivors.length}/${ev.record.n} survivors, ${ev.record.durationMs} ms`);
       else if (ev.type === 'rejected') log(`rejected ${ev.remote}: ${ev.code}: ${ev.message}`);
+      else if (ev.type === 'finished') log(`finished: ${ev.reason}`);
     },
   });
   await coordinator.start();

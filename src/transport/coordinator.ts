@@ -21,7 +21,7 @@
  * records the sender as dropped, I3); calls into it are serialised here, so
  * its async `handle` / `deadline` never interleave.
  */
-import { ProtocolAborted } from '../errors.js';
+import { BudgetExceeded, FedveilError, ProtocolAborted } from '../errors.js';
 import { aint } from '../util/assert.js';
 import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.js';
 import type { SecAggConfig, SecAggStage, Outgoing } from '../secagg/types.js';
@@ -71,7 +71,8 @@ export type CoordinatorEvent =
   | { type: 'disconnected'; remote: string; identity?: string; code: number; reason: string }
   | { type: 'round-start'; round: number; n: number; threshold: number }
   | { type: 'stage'; round: number; stage: SecAggStage; viaDeadline: boolean }
-  | { type: 'round-end'; record: RoundRecord };
+  | { type: 'round-end'; record: RoundRecord }
+  | { type: 'finished'; reason: string };
 
 export interface CoordinatorOptions {
   transport: ServerTransport;
@@ -355,7 +356,9 @@ export class Coordinator {
     try {
       this.openRound(ready.slice(0, this.maxClients));
     } catch (err) {
-      this.fail(err);
+      // The budget guard refused the next round: a normal end of training.
+      if (err instanceof BudgetExceeded) this.finish(`privacy budget exhausted: ${err.message}`);
+      else this.fail(err);
     } finally {
       this.opening = false;
     }
@@ -378,6 +381,8 @@ export class Coordinator {
       stageTimeoutMs: this.stageTimeoutMs,
       maxFrameBytes: this.opts.maxFrameBytes ?? defaultMaxFrameBytes(n, this.opts.dim, this.opts.bits),
     });
+    // First, so that a refusal (the privacy budget guard) leaves no round behind.
+    const task: RoundTask = this.opts.task?.(this.nextRound, n) ?? { kind: 'vector' };
     const server = protocol.createServer(config);
     const now = Date.now();
     const round: ActiveRound = {
@@ -397,7 +402,6 @@ export class Coordinator {
     this.active = round;
     this.state = 'round';
     this.emit({ type: 'round-start', round: round.round, n, threshold: config.threshold });
-    const task: RoundTask = this.opts.task?.(round.round, n) ?? { kind: 'vector' };
     roster.forEach((s, i) => {
       s.index = i + 1;
       this.send(s, {
@@ -563,15 +567,16 @@ export class Coordinator {
     setTimeout(() => this.maybeOpenRound(), 0);
   }
 
-  private finish(): void {
+  private finish(reason = 'all rounds completed'): void {
     this.state = 'finished';
-    for (const s of this.sessions) if (s.state === 'ready') this.send(s, { t: 'bye', reason: 'all rounds completed' });
+    for (const s of this.sessions) if (s.state === 'ready') this.send(s, { t: 'bye', reason });
+    this.emit({ type: 'finished', reason });
     this.finishedResolve();
   }
 
   private fail(err: unknown): void {
     const cause = err instanceof Error ? err : new Error(String(err));
-    this.finishedReject(cause instanceof ProtocolAborted ? cause : new ProtocolAborted(`coordinator failed: ${cause.message}`, { cause }));
+    this.finishedReject(cause instanceof FedveilError ? cause : new ProtocolAborted(`coordinator failed: ${cause.message}`, { cause }));
   }
 }
 

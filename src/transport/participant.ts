@@ -64,6 +64,8 @@ export interface ParticipantSummary {
   readonly roundsJoined: number;
   /** Rounds that completed with this client's input in the sum. */
   readonly roundsCompleted: number;
+  /** Why the coordinator said bye. */
+  readonly reason: string;
 }
 
 /** Run until `bye`; see the module header for how it ends. */
@@ -77,6 +79,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
   let roundsJoined = 0;
   let roundsCompleted = 0;
   let done = false;
+  let byeReason = '';
   let queue: Promise<void> = Promise.resolve();
 
   return new Promise<ParticipantSummary>((resolve, reject) => {
@@ -84,7 +87,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
       if (done) return;
       done = true;
       if (err) reject(err);
-      else resolve({ identity: identityHex, roundsJoined, roundsCompleted });
+      else resolve({ identity: identityHex, roundsJoined, roundsCompleted, reason: byeReason });
       channel.close(1000, err ? 'client error' : 'bye');
     };
 
@@ -135,6 +138,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           opts.onEvent?.({ type: 'round-end', round: msg.round, ok: msg.ok, included: msg.included, survivors: msg.survivors, reason: msg.reason });
           return;
         case 'bye':
+          byeReason = msg.reason;
           finish();
           return;
         case 'error':

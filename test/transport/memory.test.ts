@@ -1,5 +1,6 @@
 import { ed25519KeyPair } from '../../src/crypto/index.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
+import { BudgetExceeded } from '../../src/errors.js';
 import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 import { runParticipant, Rejected } from '../../src/transport/participant.js';
@@ -123,5 +124,39 @@ describe('TokenBucket', () => {
     expect(Array.from({ length: 6 }, () => bucket.take())).toEqual([true, true, true, true, true, false]);
     now += 100; // one token
     expect([bucket.take(), bucket.take()]).toEqual([true, false]);
+  });
+});
+
+describe('Coordinator budget guard', () => {
+  test('a task refused with BudgetExceeded ends the run: no round opens, every client hears bye with the reason', async () => {
+    const transport = new MemoryTransport();
+    const ids = [1, 2, 3].map((i) => ed25519KeyPair(deterministicRandom(new Uint8Array(32).fill(60 + i))));
+    const starts: number[] = [];
+    const coordinator = new Coordinator({
+      transport,
+      protocol: fakeProtocol,
+      enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) },
+      dim: 4,
+      bits: 8,
+      minClients: 3,
+      rounds: 5,
+      task: (round) => {
+        if (round >= 2) throw new BudgetExceeded(7.1, 5);
+        return { kind: 'vector' };
+      },
+      onEvent: (e) => {
+        if (e.type === 'round-start') starts.push(e.round);
+      },
+    });
+    await coordinator.start();
+    const summaries = await Promise.all(ids.map(async (identity) => runParticipant({ channel: await transport.connect(), identity, protocol: fakeProtocol, input: ({ dim }) => new Uint32Array(dim) })));
+    await coordinator.finished;
+    expect(starts).toEqual([1]);
+    expect(coordinator.status()).toMatchObject({ state: 'finished', round: null, roundsCompleted: 1 });
+    for (const s of summaries) {
+      expect(s.roundsCompleted).toBe(1);
+      expect(s.reason).toMatch(/^privacy budget exhausted: /);
+    }
+    await coordinator.stop();
   });
 });
