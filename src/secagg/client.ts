@@ -21,7 +21,7 @@ import { FedveilError, InvalidArgument, InvalidMessage, ProtocolAborted, Thresho
 import { aint, auint32s } from '../util/assert.js';
 import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.js';
 import {
-  aeadOpen, aeadSeal, ed25519Sign, ed25519Verify, packBits, prgAddInto, shamirSplit, x25519Agree, x25519KeyPair,
+  aeadOpen, aeadSeal, ed25519Sign, ed25519Verify, packBits, prgAddIntoFastest, shamirSplit, x25519Agree, x25519KeyPair,
   x25519ValidatePublicKey, isFieldElement, SHAMIR_SHARE_BYTES,
 } from './primitives.js';
 import { roundTag } from './config.js';
@@ -124,7 +124,7 @@ export class SecAggClient implements SecAggClientApi {
       throw new ProtocolAborted(`client ${this.id} is ${this._stage}; it accepts no more frames`, { code: 'BAD_STATE' });
     }
     try {
-      return this.step(frame);
+      return await this.step(frame);
     } catch (err) {
       this._stage = 'Aborted';
       this.abortError = err instanceof FedveilError ? err : new ProtocolAborted(String(err), { cause: err });
@@ -146,7 +146,7 @@ export class SecAggClient implements SecAggClientApi {
     }
   }
 
-  private step(frame: Uint8Array): Outgoing[] {
+  private async step(frame: Uint8Array): Promise<Outgoing[]> {
     if (!this.started) throw new ProtocolAborted('handle() before start()', { code: 'BAD_STATE' });
     const msg = decodeMessage(frame, {
       config: this.config, sender: 'server', expect: this.expected(), round: this.tag, ...(this.sid ? { sid: this.sid } : {}),
@@ -224,7 +224,7 @@ export class SecAggClient implements SecAggClientApi {
   }
 
   /** Stage 2: decrypt the neighbours' shares, mask the input. */
-  private onShares(msg: SharesRelayMsg): Outgoing[] {
+  private async onShares(msg: SharesRelayMsg): Promise<Outgoing[]> {
     const sid = this.sid!;
     const senders: number[] = [];
     for (const { peer, sealed } of msg.shares) {
@@ -251,12 +251,12 @@ export class SecAggClient implements SecAggClientApi {
 
     const { bits } = this.config;
     const y = Uint32Array.from(this.input!);
-    prgAddInto(selfMaskKey(this.selfMaskSeed, sid, this.id), y, bits, 1);
+    await prgAddIntoFastest(selfMaskKey(this.selfMaskSeed, sid, this.id), y, bits, 1);
     const omit = this[OMIT_PAIRWISE_MASK];
     for (const v of senders) {
       if (omit?.(v)) continue;
       const shared = x25519Agree(this.sKeys.secretKey, this.peers.get(v)!.sPk);
-      prgAddInto(pairMaskKey(shared, sid, this.id, v), y, bits, pairSign(this.id, v));
+      await prgAddIntoFastest(pairMaskKey(shared, sid, this.id, v), y, bits, pairSign(this.id, v));
     }
     this.input = undefined;
     this._stage = 'MaskedInputCollection';

@@ -23,6 +23,7 @@ export { ed25519KeyPair, ed25519Sign, ed25519Verify } from '../crypto/signatures
 export { x25519PublicKey, x25519ValidatePublicKey } from '../crypto/x25519.js';
 export { aeadSeal, aeadOpen } from '../crypto/aead.js';
 export { prgAddInto } from '../crypto/prg.js';
+import { prgAddInto, prgAddIntoAsync, prgBackend } from '../crypto/prg.js';
 export { shamirSplit, shamirCombine, SHAMIR_PRIME, SHAMIR_SHARE_LENGTH as SHAMIR_SHARE_BYTES, type ShamirShare } from '../crypto/shamir.js';
 export { packBits, unpackBits } from '../encode/pack.js';
 export { addModInto } from '../encode/modular.js';
@@ -86,4 +87,13 @@ export function isFieldElement(y: Uint8Array): boolean {
   let v = 0n;
   for (const b of y) v = (v << 8n) | BigInt(b);
   return v < P;
+}
+
+/**
+ * acc += sign * PRG(key) with the fastest backend of this runtime: the
+ * synchronous node:crypto path on Node, WebCrypto (async) in browsers.
+ */
+export async function prgAddIntoFastest(key: Uint8Array, acc: Uint32Array, bits: number, sign: 1 | -1): Promise<void> {
+  if (prgBackend() === 'node') prgAddInto(key, acc, bits, sign);
+  else await prgAddIntoAsync(key, acc, bits, sign);
 }
