@@ -8,6 +8,7 @@
  * process, each with its own connection, identity and random input vector.
  * Reported: rounds per minute (from the median round duration, round open
  * to result), coordinator CPU (% of one core over the rounds) and peak RSS,
+ * the clients' total CPU (this process; includes connection setup), the
  * p50 / p99 of the per-client response latency of each SecAgg stage (ms
  * from the stage opening at the coordinator to that client's frame
  * arriving), and correctness: every round must have all clients as
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
   const inputs = new Map<string, Uint32Array[]>();
   const mask = BITS === 32 ? 0xffffffff : 2 ** BITS - 1;
   const t0 = performance.now();
+  const clientCpu0 = process.cpuUsage();
   const summaries = await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       const identity = ed25519KeyPair();
@@ -110,6 +112,8 @@ async function main(): Promise<void> {
     }),
   );
   const wallMs = performance.now() - t0;
+  const clientCpu = process.cpuUsage(clientCpu0);
+  const clientsCpuSec = (clientCpu.user + clientCpu.system) / 1e6;
   // Measure before the coordinator exits (it leaves right after `bye`).
   const cpuAfter = procStats(serve.pid!);
   const exitCode = await new Promise<number | null>((resolve) => (serve.exitCode !== null ? resolve(serve.exitCode) : serve.on('exit', (c) => resolve(c))));
@@ -156,6 +160,8 @@ async function main(): Promise<void> {
       cpuPercentOfOneCoreDuringRounds: cpuSec === null ? null : (100 * cpuSec) / (roundsWallMs / 1000),
       peakRssMiB: cpuAfter ? Number((cpuAfter.peakRss / 2 ** 20).toFixed(1)) : null,
     },
+    clients: { cpuSecondsAll: Number(clientsCpuSec.toFixed(2)), cpuMsPerClientRound: Number(((1000 * clientsCpuSec) / (CLIENTS * ROUNDS)).toFixed(1)) },
+    coordinatorToClientsCpuRatio: cpuSec === null ? null : Number((cpuSec / clientsCpuSec).toFixed(4)),
     stageDurationMsMedian: stageDuration,
     stageResponseLatencyMs: latency,
     errors,
@@ -167,6 +173,7 @@ async function main(): Promise<void> {
     console.log(`fedveil network bench: ${CLIENTS} clients, d=${DIM}, b=${BITS}, ${ROUNDS} rounds (SecAgg+ ${report.params.graph.graph} k=${report.params.graph.degree} t=${report.params.graph.threshold})`);
     console.log(`machine: ${m.cpus} x ${m.model}, node ${m.node}, load ${m.loadavg.join(' ')}`);
     console.log(`round (median): ${roundMs.toFixed(0)} ms -> ${report.roundsPerMinute.toFixed(1)} rounds/min`);
+    console.log(`clients (all in this process): ${clientsCpuSec.toFixed(2)} CPU s = ${report.clients.cpuMsPerClientRound} CPU ms per client per round`);
     console.log(`coordinator: ${cpuSec?.toFixed(2) ?? '?'} CPU s (${report.coordinator.cpuPercentOfOneCoreDuringRounds?.toFixed(0) ?? '?'}% of one core during rounds), peak RSS ${report.coordinator.peakRssMiB ?? '?'} MiB`);
     for (const st of stages) console.log(`  ${st.padEnd(22)} stage ${String(stageDuration[st]?.toFixed(0)).padStart(6)} ms   client response p50 ${String(latency[st]!.p50).padStart(6)} ms  p99 ${String(latency[st]!.p99).padStart(6)} ms  (${latency[st]!.samples} samples)`);
     console.log(errors.length === 0 ? 'no error, no lost client, every sum exact' : `ERRORS:\n  ${errors.join('\n  ')}`);
