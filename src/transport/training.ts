@@ -124,7 +124,12 @@ export function trainingInput(opts: { data?: LabelledData; examples?: number; ep
     if (want !== info.dim || (plan && plan.dim !== modelDimension(spec))) throw new InvalidArgument(`model ${task.model} has ${modelDimension(spec)} parameters, the round sums ${info.dim}`);
     if (!trainer || trainerSpec !== task.model) {
       trainer?.dispose();
-      const data = opts.data ?? syntheticData(spec, opts.examples ?? 64);
+      let data = opts.data ?? syntheticData(spec, opts.examples ?? 64);
+      // Local data need not contain every class; its labels must fit the model.
+      if (opts.data) {
+        if (data.labels.some((l) => l >= spec.classes)) throw new InvalidArgument(`local data has labels >= ${spec.classes}, the classes of model ${task.model}`);
+        data = { ...data, classes: spec.classes };
+      }
       trainer = new LocalTrainer(spec, data, opts.epochs === undefined ? {} : { epochs: opts.epochs });
       trainerSpec = task.model;
     }
