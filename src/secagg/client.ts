@@ -60,6 +60,8 @@ export class SecAggClient implements SecAggClientApi {
 
   private sid: Uint8Array | undefined;
   private peers = new Map<number, AdvertisedKeys>();
+  /** Every id in the key broadcast (U1 as this client saw it). */
+  private advertisedIds = new Set<number>();
   /** AEAD keys of the share bundles, per neighbour (one c-agreement each). */
   private shareKeys = new Map<number, Uint8Array>();
   /** Shares this client holds, by owner (including its own). */
@@ -175,8 +177,11 @@ export class SecAggClient implements SecAggClientApi {
     }
     // I5: the session id commits to the whole broadcast as received.
     this.sid = sessionId(this.tag, msg.keys);
+    this.advertisedIds = new Set(msg.keys.map((k) => k.id));
+    // Only neighbours' keys are ever used: validate those (O(k), not O(n)).
+    const neighbours = new Set(this.graph.neighbours(this.id));
     for (const k of msg.keys) {
-      if (k.id === this.id) continue;
+      if (k.id === this.id || !neighbours.has(k.id)) continue;
       // I3: curve points are validated; a peer with an invalid (e.g. low-order)
       // key, or a bad signature in active mode, is excluded like a dropout.
       // Every honest client applies the same rule to the same broadcast, so
@@ -277,7 +282,8 @@ export class SecAggClient implements SecAggClientApi {
     if (survivors.length < this.config.threshold) throw new ThresholdNotMet(survivors.length, this.config.threshold, 'Unmasking (survivor set)');
     if (!survivors.includes(this.id)) throw new InvalidMessage('survivor set omits this client, which sent its masked input', 'server');
     for (const v of survivors) {
-      if (v !== this.id && !this.peers.has(v)) throw new InvalidMessage(`survivor ${v} never advertised valid keys`, 'server');
+      if (!this.advertisedIds.has(v)) throw new InvalidMessage(`survivor ${v} never advertised keys`, 'server');
+      if (this.graph.adjacent(this.id, v) && !this.peers.has(v)) throw new InvalidMessage(`survivor ${v} is a neighbour whose keys were invalid`, 'server');
     }
   }
 

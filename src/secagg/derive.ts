@@ -26,9 +26,34 @@ const CONSISTENCY = enc.encode('fedveil/v1/secagg/consistency');
 
 /** I5: the session id commits to the round tag and every advertised key. */
 export function sessionId(roundTag: Uint8Array, keys: readonly AdvertisedKeys[]): Uint8Array {
-  const parts: Uint8Array[] = [SESSION, roundTag, u32(keys.length)];
-  for (const k of keys) parts.push(u32(k.id), k.cPk, k.sPk, k.seedCommit, k.sig);
-  return sha256(framed(parts));
+  // Same bytes as framed([SESSION, roundTag, u32(count), ...per entry: u32(id), cPk, sPk, seedCommit, sig]),
+  // written into one buffer: every client hashes all n entries, so avoid n small allocations.
+  let total = 4 + SESSION.length + 4 + roundTag.length + 8;
+  for (const k of keys) total += 8 + 4 + k.cPk.length + 4 + k.sPk.length + 4 + k.seedCommit.length + 4 + k.sig.length;
+  const buf = new Uint8Array(total);
+  const view = new DataView(buf.buffer);
+  let off = 0;
+  const put = (b: Uint8Array) => {
+    view.setUint32(off, b.length, false);
+    buf.set(b, off + 4);
+    off += 4 + b.length;
+  };
+  const putU32 = (x: number) => {
+    view.setUint32(off, 4, false);
+    view.setUint32(off + 4, x, false);
+    off += 8;
+  };
+  put(SESSION);
+  put(roundTag);
+  putU32(keys.length);
+  for (const k of keys) {
+    putU32(k.id);
+    put(k.cPk);
+    put(k.sPk);
+    put(k.seedCommit);
+    put(k.sig);
+  }
+  return sha256(buf);
 }
 
 function pairContext(sid: Uint8Array, a: number, b: number): Uint8Array[] {
