@@ -1,10 +1,11 @@
 /**
  * The WebSocket server's other duties, in one process on loopback: TLS
  * (wss:// with a certificate generated for the test by the openssl CLI),
- * the status page and JSON status, and the idle timeout.
+ * the status page and JSON status, the idle timeout, identity and
+ * enrolled-keys files.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import WebSocket from 'ws';
 import { ed25519KeyPair } from '../../src/crypto/index.js';
 import { CloseCode } from '../../src/transport/channel.js';
 import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
-import { nodeConnector } from '../../src/transport/node-client.js';
+import { loadEnrolledKeys, loadOrCreateIdentity, nodeConnector } from '../../src/transport/node-client.js';
 import { runParticipant } from '../../src/transport/participant.js';
 import { hex } from '../../src/transport/session.js';
 import { renderStatusPage } from '../../src/transport/status-page.js';
@@ -97,6 +98,26 @@ describe('WebSocket server: TLS, status, idle timeout', () => {
       expect(code).toBe(CloseCode.IDLE_TIMEOUT);
     } finally {
       await coordinator.stop();
+    }
+  });
+});
+
+describe('identity and enrolled-keys files', () => {
+  test('an identity file is created 0600 and reloads to the same key; an enrolled-keys file is validated', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fedveil-id-'));
+    try {
+      const file = path.join(dir, 'id.json');
+      const a = await loadOrCreateIdentity(file);
+      const b = await loadOrCreateIdentity(file);
+      expect(hex(b.publicKey)).toBe(hex(a.publicKey));
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const keys = path.join(dir, 'keys.json');
+      writeFileSync(keys, JSON.stringify([hex(a.publicKey).toUpperCase()]));
+      expect([...(await loadEnrolledKeys(keys))]).toEqual([hex(a.publicKey)]);
+      writeFileSync(keys, JSON.stringify({ keys: ['abcd'] }));
+      await expect(loadEnrolledKeys(keys)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
