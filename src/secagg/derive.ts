@@ -15,6 +15,7 @@
  * rejected everywhere else.
  */
 import { deriveKey, sha256 } from './primitives.js';
+import { nodeCrypto } from '../crypto/native.js';
 import { framed, u32 } from './config.js';
 import type { AdvertisedKeys } from './types.js';
 
@@ -53,7 +54,9 @@ export function sessionId(roundTag: Uint8Array, keys: readonly AdvertisedKeys[])
     put(k.seedCommit);
     put(k.sig);
   }
-  return sha256(buf);
+  // Native SHA-256 on Node (same digest; noble's JS hash is the portable fallback).
+  const nc = nodeCrypto();
+  return nc ? new Uint8Array(nc.createHash('sha256').update(buf).digest()) : sha256(buf);
 }
 
 function pairContext(sid: Uint8Array, a: number, b: number): Uint8Array[] {
