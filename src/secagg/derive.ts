@@ -65,7 +65,7 @@ function pairContext(sid: Uint8Array, a: number, b: number): Uint8Array[] {
 
 /** I4: AEAD key for the share bundles exchanged between a and b. */
 export function shareKey(sharedC: Uint8Array, sid: Uint8Array, a: number, b: number): Uint8Array {
-  return deriveKey('secagg/share-key', sharedC, pairContext(sid, a, b), 32);
+  return deriveKey('secagg/share-key', sharedC, pairContext(sid, a, b), 32); // I4: purpose, session, both ids
 }
 
 /** AEAD associated data: binds the bundle to its sender, recipient and session. */
@@ -75,12 +75,12 @@ export function shareAad(sid: Uint8Array, from: number, to: number): Uint8Array 
 
 /** I4: PRG key of the pairwise mask between a and b. */
 export function pairMaskKey(sharedS: Uint8Array, sid: Uint8Array, a: number, b: number): Uint8Array {
-  return deriveKey('secagg/mask-pair', sharedS, pairContext(sid, a, b), 16);
+  return deriveKey('secagg/mask-pair', sharedS, pairContext(sid, a, b), 16); // I4: purpose, session, both ids
 }
 
 /** I4: PRG key of u's self mask. */
 export function selfMaskKey(seed: Uint8Array, sid: Uint8Array, u: number): Uint8Array {
-  return deriveKey('secagg/mask-self', seed, [sid, u32(u)], 16);
+  return deriveKey('secagg/mask-self', seed, [sid, u32(u)], 16); // I4: purpose, session, owner id
 }
 
 /** Commitment to u's self-mask seed (advertised; checked after reconstruction). */

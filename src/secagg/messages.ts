@@ -131,6 +131,7 @@ export function decodeMessage(frame: Uint8Array, ctx: DecodeContext): SecAggMess
   const { config } = ctx;
   const n = config.n;
   if (!(frame instanceof Uint8Array)) fail(s, 'frame: expected bytes');
+  // I3: size cap before any parsing.
   if (frame.length > config.limits.maxFrameBytes) fail(s, `frame of ${frame.length} bytes exceeds the cap of ${config.limits.maxFrameBytes}`);
   let raw: unknown;
   try {
@@ -144,6 +145,7 @@ export function decodeMessage(frame: Uint8Array, ctx: DecodeContext): SecAggMess
   if (typeof type !== 'string' || !(ctx.expect as readonly string[]).includes(type)) {
     fail(s, `unexpected message type ${typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : typeof type} (expected ${ctx.expect.join(' | ')})`);
   }
+  // I3: type expected at this stage and protocol version.
   if (o.v !== PROTOCOL_VERSION) fail(s, `protocol version ${String(o.v)} is not ${PROTOCOL_VERSION}`);
   const t = type as SecAggMessageType;
 
