@@ -73,10 +73,12 @@ describe('fedveil serve + fedveil join processes on loopback', () => {
     const honest = Array.from({ length: 8 }, () => join(url, dir));
     const killedBefore = join(url, dir, { FEDVEIL_TEST_STALL: 'MaskedInput' });
     const killedAfter = join(url, dir);
-    await killedBefore.waitLine(/stalling before MaskedInput/);
-    killedBefore.child.kill('SIGKILL');
-    await killedAfter.waitLine(/masked input sent/);
+    // While `killedBefore` stalls (connected, silent) the stage cannot close,
+    // so `killedAfter` is killed mid-round, after its masked input left.
+    await Promise.all([killedBefore.waitLine(/stalling before MaskedInput/), killedAfter.waitLine(/masked input sent/)]);
     killedAfter.child.kill('SIGKILL');
+    await exitWithin(killedAfter, 30000);
+    killedBefore.child.kill('SIGKILL');
     const exits = await Promise.all(honest.map((c) => exitWithin(c, 120000)));
     expect(exits.map((e) => e.code)).toEqual(new Array(8).fill(0));
     expect((await exitWithin(serve, 30000)).code).toBe(0);
