@@ -31,6 +31,7 @@ interface ServeOptions {
   bits: number;
   stageTimeout: number;
   dropout: number;
+  mode: 'semi-honest' | 'active';
   cert?: string;
   key?: string;
   demo?: boolean;
@@ -73,6 +74,7 @@ export function register(program: Command): void {
     .option('--dim <d>', 'vector length', parsePositiveInteger, 1000)
     .option('--bits <b>', 'modulus bits (sum mod 2^b)', parsePositiveInteger, 20)
     .option('--stage-timeout <ms>', 'per-stage deadline; silent clients become dropouts', parsePositiveInteger, 30000)
+    .option('--mode <m>', 'SecAgg server model: semi-honest, or active (signed keys + ConsistencyCheck with the clients\' identities)', 'semi-honest')
     .option('--dropout <p>', 'dropout fraction the SecAgg+ parameters tolerate', parseProbability, 0.1)
     .option('--cert <file>', 'TLS certificate (PEM): serve wss:// and https://')
     .option('--key <file>', 'TLS private key (PEM)')
@@ -99,6 +101,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (Boolean(opts.cert) !== Boolean(opts.key)) throw new CliExit(2, 'serve: --cert and --key go together');
   if (opts.bits > 32) throw new CliExit(2, 'serve: --bits must be at most 32');
   if (opts.minClients < 2) throw new CliExit(2, 'serve: --min-clients must be at least 2');
+  if (opts.mode !== 'semi-honest' && opts.mode !== 'active') throw new CliExit(2, 'serve: --mode must be semi-honest or active');
   let global: Float32Array | undefined;
   let evaluate: ((w: Float32Array) => number) | undefined;
   let accuracy: number | null = null;
@@ -190,6 +193,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
     stageTimeoutMs: opts.stageTimeout,
     dropout: opts.dropout,
+    mode: opts.mode,
     ...(ledger ? { firstRound: ledger.rounds + 1 } : {}),
     ...(dp ? { minSurvivors } : {}),
     ...(opts.model

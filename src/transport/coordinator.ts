@@ -91,6 +91,12 @@ export interface CoordinatorOptions {
   stageTimeoutMs?: number;
   /** Time a new connection has to authenticate (default 10000 ms). */
   authTimeoutMs?: number;
+  /**
+   * SecAgg server model (default semi-honest). `active`: the clients'
+   * transport identities double as the SecAgg signing keys (Bonawitz §4:
+   * signed advertisements and the ConsistencyCheck round).
+   */
+  mode?: 'semi-honest' | 'active';
   /** Dropout fraction the SecAgg parameters must tolerate (default 0.1). */
   dropout?: number;
   /** Largest SecAgg frame accepted (bytes). */
@@ -375,7 +381,8 @@ export class Coordinator {
       graph: choice.graph,
       dim: this.opts.dim,
       bits: this.opts.bits,
-      mode: 'semi-honest',
+      mode: this.opts.mode ?? 'semi-honest',
+      ...(this.opts.mode === 'active' ? { verifyKeys: roster.map((s) => s.pk!) } : {}),
       seed: randomBytes(32, this.rng),
       round: this.nextRound,
       stageTimeoutMs: this.stageTimeoutMs,
@@ -419,6 +426,7 @@ export class Coordinator {
           seed: config.seed,
           stageTimeoutMs: config.stageTimeoutMs,
           maxFrameBytes: config.limits.maxFrameBytes,
+          ...(config.verifyKeys ? { verifyKeys: config.verifyKeys.map((k) => Uint8Array.from(k)) } : {}),
         },
         task,
       });

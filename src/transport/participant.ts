@@ -120,8 +120,16 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           const config = configFromWire(opts.protocol, msg.config, msg.round);
           const info: RoundInfo = { round: msg.round, index: msg.index, n: config.n, dim: config.dim, bits: config.bits, task: msg.task };
           opts.onEvent?.({ type: 'round-start', round: msg.round, index: msg.index, n: config.n });
+          let signingKey: Uint8Array | undefined;
+          if (config.mode === 'active') {
+            // The coordinator must list our own identity as our verify key, or
+            // peers would check our signatures against someone else's key.
+            const listed = config.verifyKeys?.[msg.index - 1];
+            if (!listed || hex(listed) !== identityHex) throw new InvalidMessage(`active round ${msg.round}: the verify key listed for client ${msg.index} is not this client's identity`, 'coordinator');
+            signingKey = identity.secretKey;
+          }
           const input = await opts.input(info);
-          client = opts.protocol.createClient(config, msg.index, input);
+          client = opts.protocol.createClient(config, msg.index, input, signingKey);
           await sendFrames(msg.round, await client.start());
           return;
         }

@@ -35,13 +35,16 @@ export interface RoundParams {
   round: number;
   stageTimeoutMs: number;
   maxFrameBytes: number;
+  /** Active mode: the roster's Ed25519 public keys, index id-1 (their transport identities). */
+  verifyKeys?: readonly Uint8Array[];
 }
 
 export interface Protocol {
   /** Validate parameters into a frozen config (throws InvalidArgument / InfeasibleParameters). */
   makeConfig(params: RoundParams): SecAggConfig;
   createServer(config: SecAggConfig): RoundServer;
-  createClient(config: SecAggConfig, id: number, input: Uint32Array): RoundClient;
+  /** `signingKey`: active mode only, this client's Ed25519 secret key (its key in `config.verifyKeys`). */
+  createClient(config: SecAggConfig, id: number, input: Uint32Array, signingKey?: Uint8Array): RoundClient;
   /** Choose (graph, degree, threshold) for n clients tolerating the given dropout fraction. */
   chooseParams(n: number, dropout: number): { graph: 'full' | 'harary'; degree: number; threshold: number };
 }

@@ -26,9 +26,10 @@ const protocol: Protocol = {
       round: p.round,
       stageTimeoutMs: p.stageTimeoutMs,
       limits: { maxFrameBytes: p.maxFrameBytes },
+      ...(p.verifyKeys ? { verifyKeys: p.verifyKeys } : {}),
     }),
   createServer: (config) => new SecAggServer({ config }),
-  createClient: (config, id, input) => new SecAggClient({ config, id, input }),
+  createClient: (config, id, input, signingKey) => new SecAggClient({ config, id, input, ...(signingKey ? { signingKey } : {}) }),
   chooseParams: (n, dropout) => {
     const p = findSecAggPlusParams({ clients: n, dropout, corrupt: CORRUPT_FRACTION });
     return { graph: p.graph, degree: p.degree, threshold: p.threshold };

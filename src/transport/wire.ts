@@ -27,6 +27,8 @@ export interface RoundConfigWire {
   seed: Uint8Array;
   stageTimeoutMs: number;
   maxFrameBytes: number;
+  /** Active mode: every roster member's Ed25519 public key, index id-1. */
+  verifyKeys?: Uint8Array[];
 }
 
 /**
@@ -123,6 +125,11 @@ export function decodeClientMessage(frame: Uint8Array): ClientMessage {
   }
 }
 
+function verifyKeyList(v: unknown, n: unknown): Uint8Array[] {
+  if (!Array.isArray(v) || v.length !== n) throw new InvalidMessage('round.config.verifyKeys: expected one 32-byte key per roster member');
+  return v.map((k, i) => bytes(`config.verifyKeys[${i}]`, k, 32));
+}
+
 function decodeConfig(v: unknown): RoundConfigWire {
   if (typeof v !== 'object' || v === null) throw new InvalidMessage('round.config: expected an object');
   const c = v as Record<string, unknown>;
@@ -141,6 +148,7 @@ function decodeConfig(v: unknown): RoundConfigWire {
     seed: bytes('config.seed', c.seed, 32),
     stageTimeoutMs: uint('config.stageTimeoutMs', c.stageTimeoutMs),
     maxFrameBytes: uint('config.maxFrameBytes', c.maxFrameBytes),
+    ...(c.verifyKeys !== undefined ? { verifyKeys: verifyKeyList(c.verifyKeys, c.n) } : {}),
   };
 }
 

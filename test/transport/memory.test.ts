@@ -160,3 +160,25 @@ describe('Coordinator budget guard', () => {
     await coordinator.stop();
   });
 });
+
+describe('active-server mode over the transport', () => {
+  test('transport identities sign the SecAgg messages; the round passes the ConsistencyCheck with the exact sum', async () => {
+    const transport = new MemoryTransport();
+    const ids = Array.from({ length: 5 }, (_, i) => ed25519KeyPair(deterministicRandom(new Uint8Array(32).fill(80 + i))));
+    const records: RoundRecord[] = [];
+    const coordinator = new Coordinator({ transport, protocol: secAggProtocol, enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) }, dim: 12, bits: 16, minClients: 5, rounds: 1, mode: 'active', onRound: (r) => void records.push(r) });
+    await coordinator.start();
+    const inputs = new Map<string, Uint32Array>();
+    await Promise.all(ids.map(async (identity, i) => runParticipant({ channel: await transport.connect(), identity, protocol: secAggProtocol, input: ({ dim, bits }) => {
+      const v = vec(i + 31, dim, bits);
+      inputs.set(hex(identity.publicKey), v);
+      return v;
+    } })));
+    await coordinator.finished;
+    const r = records[0]!;
+    expect(r.stageMs.map((s) => s.stage)).toContain('ConsistencyCheck');
+    expect(r.survivors).toHaveLength(5);
+    expect(r.sum).toEqual(plainSum(r.survivors.map((s) => inputs.get(s)!), 16));
+    await coordinator.stop();
+  });
+});
