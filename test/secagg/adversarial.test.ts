@@ -9,7 +9,7 @@ import { decodeMessage, encodeMessage } from '../../src/secagg/messages.js';
 import { roundTag } from '../../src/secagg/config.js';
 import { consistencyStatement } from '../../src/secagg/derive.js';
 import { ed25519Verify } from '../../src/crypto/signatures.js';
-import type { Outgoing, SecAggMessage } from '../../src/secagg/types.js';
+import type { Outgoing } from '../../src/secagg/types.js';
 import { advertise, byRecipient, exchange, harness, plainSum, toServer, type Harness } from './helpers.js';
 
 const raw = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -27,13 +27,6 @@ async function upToUnmask(h: Harness, skipMasked: number[] = []): Promise<Outgoi
   let next = await exchange(h, relay, skipMasked);
   if (next.length === 0) next = await h.server.deadline();
   return next;
-}
-
-function decodeAs(h: Harness, frame: Uint8Array): SecAggMessage {
-  return decodeMessage(frame, {
-    config: h.config, sender: 'server', expect: ['UnmaskRequest', 'ConsistencyRequest', 'KeysBroadcast', 'SharesRelay'],
-    round: roundTag(h.config), sid: h.server.sessionId!,
-  });
 }
 
 describe('I1: a client never reveals both shares of one peer', () => {
