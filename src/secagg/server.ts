@@ -18,7 +18,8 @@
  * Robustness (I3): a frame that fails validation is recorded in `rejected`
  * (InvalidMessage naming the sender) and its sender is treated as a dropout.
  * A client whose masked input is already in the sum cannot be taken out
- * again; its later bad frames are recorded and ignored (its masks are still
+ * again; after a bad frame it is silenced: the frame is recorded, its later
+ * frames are ignored and stages no longer wait for it (its masks are still
  * removed via the other holders' shares). Reconstructed secrets are checked
  * against what the client advertised (the mask public key, the seed
  * commitment), so wrong shares abort the round instead of corrupting the sum.
@@ -51,6 +52,8 @@ export class SecAggServer implements SecAggServerApi {
   readonly rejected: InvalidMessage[] = [];
   /** Clients treated as dropped because they sent an invalid frame. */
   private readonly excluded = new Set<number>();
+  /** Clients whose input is already summed but who then sent an invalid frame: ignored from then on. */
+  private readonly silenced = new Set<number>();
 
   private readonly advertised = new Map<number, AdvertisedKeys>();
   private u1: number[] = [];
@@ -113,7 +116,7 @@ export class SecAggServer implements SecAggServerApi {
       this.rejected.push(new InvalidMessage(`sender id outside the roster 1..${this.config.n}`, String(from)));
       return [];
     }
-    if (this.excluded.has(from)) return [];
+    if (this.excluded.has(from) || this.silenced.has(from)) return [];
     let msg: SecAggMessage;
     try {
       msg = decodeMessage(frame, {
@@ -145,7 +148,10 @@ export class SecAggServer implements SecAggServerApi {
   /** I3: the sender of an invalid frame is dropped (unless its input is already summed). */
   private reject(from: number, err: InvalidMessage): void {
     this.rejected.push(err);
-    if (this.masked.has(from)) return;
+    if (this.masked.has(from)) {
+      this.silenced.add(from);
+      return;
+    }
     this.excluded.add(from);
     // Before the stage closes, forget what it sent in this stage; keys of
     // later-dropped clients are still needed to remove their masks.
@@ -259,8 +265,8 @@ export class SecAggServer implements SecAggServerApi {
       case 'AdvertiseKeys': return this.advertised.size + this.excluded.size >= this.config.n;
       case 'ShareKeys': return this.u1.every((u) => this.shareBundles.has(u) || this.excluded.has(u));
       case 'MaskedInputCollection': return this.u2.every((u) => this.masked.has(u) || this.excluded.has(u));
-      case 'ConsistencyCheck': return this.u3.every((u) => this.consistencySigs.has(u) || this.excluded.has(u));
-      case 'Unmasking': return [...this.recipients].every((u) => this.responses.has(u) || this.excluded.has(u));
+      case 'ConsistencyCheck': return this.u3.every((u) => this.consistencySigs.has(u) || this.silenced.has(u));
+      case 'Unmasking': return [...this.recipients].every((u) => this.responses.has(u) || this.silenced.has(u));
       default: return false;
     }
   }

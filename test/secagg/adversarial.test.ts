@@ -213,6 +213,20 @@ test('a wrong share from a corrupt holder aborts the round instead of corrupting
   expect(() => h.server.result()).toThrow(expect.objectContaining({ code: 'SHARE_MISMATCH' }));
 });
 
+test('a summed client that then sends a garbage unmask answer is ignored; the round completes without waiting', async () => {
+  const h = harness({ n: 5, threshold: 3, dim: 8, bits: 16, seed: 19 });
+  const req = await upToUnmask(h);
+  for (const [id, frames] of byRecipient(req)) {
+    const out = await h.clients[id - 1]!.handle(frames[0]!);
+    await toServer(h, id, id === 2 ? [{ to: 'server', frame: new Uint8Array([1, 2, 3]) }] : out);
+  }
+  expect(h.server.rejected.map((e) => e.sender)).toEqual([2]);
+  expect(h.server.stage).toBe('Done');
+  const res = h.server.result();
+  expect(res.survivors).toEqual([1, 2, 3, 4, 5]);
+  expect(res.sum).toEqual(plainSum(h.inputs, res.survivors, 16));
+});
+
 describe('invalid curve points', () => {
   const LOW_ORDER = new Uint8Array(32); // u = 0: a point of small order
 
