@@ -48,6 +48,7 @@ interface ServeOptions {
   maxPayload: number;
   rate: number;
   idleTimeout: number;
+  authTimeout: number;
   json?: boolean;
 }
 
@@ -92,6 +93,7 @@ export function register(program: Command): void {
     .option('--max-payload <bytes>', 'largest WebSocket message accepted', parsePositiveInteger, 64 * 1024 * 1024)
     .option('--rate <n>', 'messages per second per connection (token bucket, burst 2x)', parsePositiveInteger, 50)
     .option('--idle-timeout <ms>', 'close connections silent this long', parsePositiveInteger, 60000)
+    .option('--auth-timeout <ms>', 'time a new connection has to authenticate', parsePositiveInteger, 10000)
     .option('--json', 'print one JSON summary object on stdout when done')
     .action(async (opts: ServeOptions) => serve(opts));
 }
@@ -192,6 +194,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     maxClients: opts.maxClients,
     ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
     stageTimeoutMs: opts.stageTimeout,
+    authTimeoutMs: opts.authTimeout,
     dropout: opts.dropout,
     mode: opts.mode,
     ...(ledger ? { firstRound: ledger.rounds + 1 } : {}),

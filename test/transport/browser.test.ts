@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { ROOT, artifactsDir, buildCli, exitWithin, plainSum, spawnCli } from './procs.js';
+import { ROOT, artifactsDir, buildCli, exitWithin, killAll, plainSum, spawnCli } from './procs.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -29,15 +29,19 @@ interface PageState {
 }
 
 describe('browser clients (headless Chromium)', () => {
+  // A failed expectation must not leave `fedveil join` / `serve` running (jest would never exit).
+  afterEach(killAll);
+
   maybe(`3 Chromium tabs and 2 Node clients complete a training round with the exact sum${HAVE_CHROMIUM ? '' : ` [SKIPPED: no Chromium at ${CHROMIUM}; install the Debian package chromium]`}`, async () => {
     const cli = await buildCli('browser');
-    const bundleDir = path.join(artifactsDir(''), 'browser');
+    // `serve --demo` serves the bundle next to its own cli/ directory (per run, see buildCli).
+    const bundleDir = path.resolve(path.dirname(cli), '..', 'browser');
     const built = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-browser.mjs'), '--outdir', bundleDir], { encoding: 'utf8' });
     expect(built.status).toBe(0);
     const dir = artifactsDir('browser-run');
     const results = path.join(dir, `results-${process.pid}.jsonl`);
     const bits = 24;
-    const serve = spawnCli(cli, ['serve', '--port', '0', '--demo', '--enrol-token', 'demo-token', '--model', 'softmax:6:3', '--bits', String(bits), '--min-clients', '5', '--rounds', '1', '--results', results, '--stage-timeout', '120000']);
+    const serve = spawnCli(cli, ['serve', '--port', '0', '--demo', '--enrol-token', 'demo-token', '--model', 'softmax:6:3', '--bits', String(bits), '--min-clients', '5', '--rounds', '1', '--results', results, '--stage-timeout', '600000', '--auth-timeout', '600000', '--idle-timeout', '600000']);
     let browser: Browser | undefined;
     try {
       const url = (await serve.waitLine(/listening on ws:\/\//, 60000)).match(/(ws:\/\/\S+)/)![1]!;
@@ -73,5 +77,6 @@ describe('browser clients (headless Chromium)', () => {
       await browser?.close();
       if (serve.child.exitCode === null) serve.child.kill('SIGKILL');
     }
-  });
+    // Deadlines (stage, auth, idle: 10 min) only bound the run; the jest timeout is above the sum of the waits.
+  }, 600000);
 });

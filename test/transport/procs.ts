@@ -3,9 +3,16 @@
  * with esbuild (starting 20+ Node processes from TypeScript through tsx is
  * too slow on 2 cores), spawn it, and wait for lines on its output. Every
  * wait is bounded; a wait that times out fails the test with what was seen.
+ *
+ * Every spawned process is tracked: test files call `killAll()` in
+ * `afterEach`, so a failing test never leaves a child behind (its stdio
+ * pipes would keep jest, which runs in band on 2 cores, from exiting).
+ * Paths are per jest process (`<name>-<pid>`): two runs in the same
+ * checkout at once (e.g. `npm test` while a suite is re-run) neither
+ * overwrite each other's bundle nor delete each other's run directories.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 
@@ -15,17 +22,69 @@ export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 /** test-artifacts/ ignores itself, so nothing produced by tests gets committed. */
 export function artifactsDir(sub: string): string {
   mkdirSync(ARTIFACTS, { recursive: true });
-  writeFileSync(path.join(ARTIFACTS, '.gitignore'), '*\n');
+  const ignore = path.join(ARTIFACTS, '.gitignore');
+  if (!existsSync(ignore)) writeFileSync(ignore, '*\n');
   const dir = path.join(ARTIFACTS, sub);
   mkdirSync(dir, { recursive: true });
   return dir;
 }
 
-/** Bundle src/cli/main.ts to one ES module (dependencies stay in node_modules). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A fresh, empty directory `test-artifacts/<name>-<pid>` of this jest
+ * process. Directories `<name>-<pid>` of jest processes that no longer
+ * exist are removed (never those of a run still going on).
+ */
+export function runDir(name: string): string {
+  const parent = artifactsDir('');
+  for (const entry of readdirSync(parent)) {
+    const m = entry.startsWith(`${name}-`) ? /^(\d+)$/.exec(entry.slice(name.length + 1)) : null;
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(path.join(parent, entry), { recursive: true, force: true });
+  }
+  const dir = path.join(parent, `${name}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  return artifactsDir(`${name}-${process.pid}`);
+}
+
+/**
+ * Bundle src/cli/main.ts to one ES module (dependencies stay in
+ * node_modules), at a path of its own per test file and jest process:
+ * `test-artifacts/cli-<name>-<pid>/cli/fedveil.mjs` (`serve --demo` looks
+ * for the browser bundle in the sibling `browser/`).
+ */
 export async function buildCli(name: string): Promise<string> {
-  const outfile = path.join(artifactsDir('cli'), `${name}.mjs`);
+  const outfile = path.join(runDir(`cli-${name}`), 'cli', 'fedveil.mjs');
   await build({ entryPoints: [path.join(ROOT, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'error' });
   return outfile;
+}
+
+/** Every spawned process that has not exited yet. */
+const live = new Set<Proc>();
+
+/** SIGKILL every spawned process still running and wait for their exits (for `afterEach`). */
+export async function killAll(): Promise<void> {
+  const procs = [...live];
+  for (const p of procs) p.child.kill('SIGKILL');
+  await Promise.all(procs.map((p) => p.exited));
+}
+
+/**
+ * 0 for a clean exit, otherwise the exit code or signal with the process's
+ * error line (`fedveil: ...`, or its last stderr line), so that a failed
+ * expectation on exit codes says why each process failed.
+ */
+export function outcome(p: Proc, e: { code: number | null; signal: NodeJS.Signals | null }): 0 | string {
+  if (e.code === 0) return 0;
+  const err = [...p.stderr].reverse().find((l) => l.startsWith('fedveil: ')) ?? p.stderr.at(-1) ?? '';
+  return `${e.code !== null ? `exit ${e.code}` : `signal ${e.signal}`}: ${err}`;
 }
 
 export interface Proc {
@@ -63,7 +122,7 @@ export function spawnCli(cli: string, args: string[], env: Record<string, string
   child.stdout!.on('data', feed(stdout));
   child.stderr!.on('data', feed(stderr));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return {
+  const proc: Proc = {
     child,
     stdout,
     stderr,
@@ -78,6 +137,9 @@ export function spawnCli(cli: string, args: string[], env: Record<string, string
       });
     },
   };
+  live.add(proc);
+  void exited.then(() => live.delete(proc));
+  return proc;
 }
 
 /** Wait for a process to exit, killing it if it has not within `timeoutMs`. */
