@@ -21,9 +21,10 @@ import { FedveilError, InvalidArgument, InvalidMessage, ProtocolAborted, Thresho
 import { aint, auint32s } from '../util/assert.js';
 import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.js';
 import {
-  aeadOpen, aeadSeal, ed25519Sign, ed25519Verify, packBits, prgAddIntoFastest, shamirSplit, x25519Agree, x25519KeyPair,
+  aeadOpen, aeadSeal, ed25519Sign, ed25519Verify, packBits, prgAddInto, shamirSplit, x25519Agree, x25519KeyPair,
   x25519ValidatePublicKey, isFieldElement, SHAMIR_SHARE_BYTES,
 } from './primitives.js';
+import { prgAddIntoAsync, prgBackend, type PrgBackend } from '../crypto/prg.js';
 import { roundTag } from './config.js';
 import { neighbourGraph, type NeighbourGraph } from './graph.js';
 import { decodeMessage, encodeMessage, SHARE_PLAINTEXT_BYTES } from './messages.js';
@@ -39,6 +40,27 @@ import type {
 interface PeerShares {
   seedShare: Uint8Array;
   keyShare: Uint8Array;
+}
+
+/** Mask vectors added by SecAgg clients in this JS realm, per PRG backend (see {@link clientMaskStats}). */
+const maskAdds: Record<PrgBackend, number> = { node: 0, webcrypto: 0, noble: 0 };
+
+/**
+ * The PRG backend a client masks with by default: 'node' (node:crypto's
+ * synchronous AES-CTR) when node:crypto is present, else 'webcrypto'
+ * (`crypto.subtle`, async; browsers), else 'noble'. Same bytes either way.
+ */
+export function clientMaskBackend(): PrgBackend {
+  return prgBackend();
+}
+
+/**
+ * How many mask vectors (self mask + one per pairwise mask) the SecAgg
+ * clients of this JS realm have added, per backend: evidence of which
+ * backend actually ran (the browser test asserts 'webcrypto').
+ */
+export function clientMaskStats(): Readonly<Record<PrgBackend, number>> {
+  return { ...maskAdds };
 }
 
 export class SecAggClient implements SecAggClientApi {
@@ -70,6 +92,11 @@ export class SecAggClient implements SecAggClientApi {
   private signedSurvivors: number[] | undefined;
   /** Benchmark-only (see bench-hooks.ts); never set in a deployment. */
   [OMIT_PAIRWISE_MASK]?: (peer: number) => boolean;
+  /**
+   * Mask PRG backend override (tests: force 'webcrypto' on Node). Default
+   * {@link clientMaskBackend}(). Every backend gives the same masked input.
+   */
+  prgBackend: PrgBackend | undefined = undefined;
   /** Which kind of share was revealed per owner: I1 bookkeeping. */
   private revealed = new Map<number, 'seed' | 'key'>();
 
@@ -256,13 +283,24 @@ export class SecAggClient implements SecAggClientApi {
 
     const { bits } = this.config;
     const y = Uint32Array.from(this.input!);
-    await prgAddIntoFastest(selfMaskKey(this.selfMaskSeed, sid, this.id), y, bits, 1);
+    const keys = [selfMaskKey(this.selfMaskSeed, sid, this.id)];
+    const signs: Array<1 | -1> = [1];
     const omit = this[OMIT_PAIRWISE_MASK];
     for (const v of senders) {
       if (omit?.(v)) continue;
       const shared = x25519Agree(this.sKeys.secretKey, this.peers.get(v)!.sPk);
-      await prgAddIntoFastest(pairMaskKey(shared, sid, this.id, v), y, bits, pairSign(this.id, v));
+      keys.push(pairMaskKey(shared, sid, this.id, v));
+      signs.push(pairSign(this.id, v));
     }
+    const backend = this.prgBackend ?? clientMaskBackend();
+    if (backend === 'node') {
+      // Node: the synchronous OpenSSL path, no promise per mask.
+      for (let i = 0; i < keys.length; i++) prgAddInto(keys[i]!, y, bits, signs[i]!, 'node');
+    } else {
+      // Browsers: WebCrypto AES-CTR is async-only (else noble); byte-identical output.
+      for (let i = 0; i < keys.length; i++) await prgAddIntoAsync(keys[i]!, y, bits, signs[i]!, backend);
+    }
+    maskAdds[backend] += keys.length;
     this.input = undefined;
     this._stage = 'MaskedInputCollection';
     return [this.toServer({ type: 'MaskedInput', v: this.config.version, sid, from: this.id, y: packBits(y, bits) })];
