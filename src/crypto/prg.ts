@@ -241,3 +241,176 @@ export async function prgAddIntoAsync(key: Uint8Array, acc: Uint32Array, bits: n
   aoneOf('prgAddIntoAsync: backend', backend, ['node', 'webcrypto', 'noble'] as const);
   await streamAsync(key, backend, sinkFor(sign === 1 ? 'add' : 'sub', acc, bits));
 }
+
+// ---------------------------------------------------------------------------
+// Blocked multi-key accumulation.
+//
+// acc = acc + sum_k sign_k * PRG(key_k) mod 2^b. Calling prgAddInto once per
+// key streams the whole caller vector through DRAM once per key (a 400 KB /
+// 4 MB vector does not stay in L2 across calls), which made it run at about
+// 0.3 of raw AES-CTR speed. Here the vector is cut into cache-sized blocks;
+// every key's cipher stays open across blocks (node:crypto ciphers stream:
+// successive update() calls continue the keystream), and each block of acc
+// receives every key's keystream while it is in L1/L2. DRAM sees one pass
+// over acc in total. Additions wrap in int32 arithmetic and the b-bit mask
+// is applied once per block: (a + w1 - w2 ...) mod 2^32 reduced mod 2^b
+// equals the step-by-step reduction because 2^b divides 2^32.
+
+/** Words per block of `acc` in {@link prgAddManyInto} (64 KiB: acc block + keystream stay in L2). */
+export const PRG_MANY_BLOCK_WORDS = 16384;
+
+function addRaw(acc: Int32Array, off: number, w: Int32Array): void {
+  const n = w.length;
+  for (let i = 0, j = off; i < n; i++, j++) acc[j] = (acc[j]! + w[i]!) | 0;
+}
+
+function subRaw(acc: Int32Array, off: number, w: Int32Array): void {
+  const n = w.length;
+  for (let i = 0, j = off; i < n; i++, j++) acc[j] = (acc[j]! - w[i]!) | 0;
+}
+
+function maskRange(acc: Int32Array, off: number, n: number, mask: number): void {
+  if (mask === -1) return;
+  const end = off + n;
+  for (let j = off; j < end; j++) acc[j] = acc[j]! & mask;
+}
+
+function checkMany(fn: string, keys: unknown, signs: unknown, acc: unknown, bits: unknown): void {
+  if (!Array.isArray(keys)) throw new InvalidArgument(`${fn}: keys must be an array of 16-byte keys`);
+  for (let i = 0; i < keys.length; i++) abytes(`${fn}: keys[${i}]`, keys[i], PRG_KEY_LENGTH);
+  const s = signs as ArrayLike<unknown> | undefined;
+  if (s === null || typeof s !== 'object' || typeof s.length !== 'number' || s.length !== keys.length) {
+    throw new InvalidArgument(`${fn}: signs must have one entry (1 or -1) per key (${keys.length})`);
+  }
+  for (let i = 0; i < keys.length; i++) checkSign(`${fn}: signs[${i}]`, s[i]);
+  auint32s(`${fn}: acc`, acc);
+  abits(`${fn}: bits`, bits);
+}
+
+// A 200-byte WebAssembly SIMD module doing the per-block arithmetic on
+// 16-byte lanes, about 5x faster than the scalar JS loop (which costs more
+// than the AES itself). Exports: memory `mem` (4 pages = 256 KiB), and
+// add(dst, src, len) / sub(dst, src, len): i32x4 add/sub of `len` bytes
+// (rounded up to 16) at src into dst; mask(dst, len, m): dst &= splat(m).
+// Generated from hand-assembled bytecode (three loops of v128.load,
+// i32x4.add|i32x4.sub|v128.and, v128.store); no runtime other than
+// WebAssembly with the SIMD proposal (Node >= 16.4, current browsers).
+// Used only on little-endian hosts; without WebAssembly SIMD the scalar
+// kernels above are used (same results).
+const SIMD_WASM_BASE64 =
+  'AGFzbQEAAAABBwFgA39/fwADBAMAAAAFAwEABAcaBANtZW0CAANhZGQAAANzdWIAAQRtYXNrAAIKsQEDOwACQANAIAJBAEwNASAAIAD9AAQAIAH9AAQA/a4B/QsEACAAQRBqIQAgAUEQaiEBIAJBEGshAgwACwsLOwACQANAIAJBAEwNASAAIAD9AAQAIAH9AAQA/bEB/QsEACAAQRBqIQAgAUEQaiEBIAJBEGshAgwACwsLNwEBeyAC/REhAwJAA0AgAUEATA0BIAAgAP0ABAAgA/1O/QsEACAAQRBqIQAgAUEQayEBDAALCws=';
+const SIMD_MEM_BYTES = 4 * 65536;
+
+interface SimdKernel {
+  u8: Uint8Array;
+  add(dst: number, src: number, len: number): void;
+  sub(dst: number, src: number, len: number): void;
+  mask(dst: number, len: number, m: number): void;
+}
+let simd: SimdKernel | null | undefined;
+
+function simdKernel(): SimdKernel | undefined {
+  if (simd === undefined) {
+    simd = null;
+    try {
+      const wasm = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
+      if (wasm !== undefined && LITTLE_ENDIAN && typeof atob === 'function') {
+        const bytes = Uint8Array.from(atob(SIMD_WASM_BASE64), (c) => c.charCodeAt(0));
+        const ex = new wasm.Instance(new wasm.Module(bytes)).exports as unknown as {
+          mem: WebAssembly.Memory; add: SimdKernel['add']; sub: SimdKernel['sub']; mask: SimdKernel['mask'];
+        };
+        simd = { u8: new Uint8Array(ex.mem.buffer), add: ex.add, sub: ex.sub, mask: ex.mask };
+      }
+    } catch {
+      simd = null; // no WebAssembly SIMD here: scalar kernels
+    }
+  }
+  return simd ?? undefined;
+}
+
+/** Whether {@link prgAddManyInto} uses the WebAssembly SIMD kernel on this runtime. */
+export function prgSimdAvailable(): boolean {
+  return simdKernel() !== undefined;
+}
+
+/** Blocked node:crypto core of {@link prgAddManyInto} (`useSimd`: kernel choice, for tests and benchmarks). */
+function addManyNode(keys: readonly Uint8Array[], signs: ArrayLike<number>, acc: Int32Array, mask: number, blockWords: number, useSimd: boolean): void {
+  const nc = nodeCrypto();
+  if (nc === undefined) throw new InvalidArgument("prg: backend 'node' needs node:crypto");
+  const nWords = acc.length;
+  const ciphers = keys.map((k) => nc.createCipheriv('aes-128-ctr', k, ZERO_IV));
+  const z = zeros();
+  const blockBytes = 4 * blockWords;
+  const kernel = useSimd ? simdKernel() : undefined;
+  if (kernel !== undefined && 2 * blockBytes <= SIMD_MEM_BYTES) {
+    // acc block at [0, blockBytes) of the module's memory, keystream after it.
+    const { u8 } = kernel;
+    const accBytes = new Uint8Array(acc.buffer, acc.byteOffset, acc.byteLength);
+    for (let off = 0; off < nWords; off += blockWords) {
+      const n = Math.min(blockWords, nWords - off);
+      const nb = 4 * n;
+      const lanes = (nb + 15) & ~15;
+      const zin = z.subarray(0, nb);
+      u8.set(accBytes.subarray(4 * off, 4 * off + nb), 0);
+      for (let k = 0; k < ciphers.length; k++) {
+        u8.set(ciphers[k]!.update(zin), blockBytes);
+        if (signs[k] === 1) kernel.add(0, blockBytes, lanes);
+        else kernel.sub(0, blockBytes, lanes);
+      }
+      if (mask !== -1) kernel.mask(0, lanes, mask);
+      accBytes.set(u8.subarray(0, nb), 4 * off);
+    }
+    return;
+  }
+  const { words: sw } = scratch();
+  for (let off = 0; off < nWords; off += blockWords) {
+    const n = Math.min(blockWords, nWords - off);
+    const zin = z.subarray(0, 4 * n);
+    for (let k = 0; k < ciphers.length; k++) {
+      const w = wordsOf(ciphers[k]!.update(zin), sw, n);
+      if (signs[k] === 1) addRaw(acc, off, w);
+      else subRaw(acc, off, w);
+    }
+    maskRange(acc, off, n, mask);
+  }
+}
+
+/**
+ * `acc = acc + sum_i signs[i] * PRG(keys[i]) mod 2^bits`, byte-identical to
+ * calling {@link prgAddInto}(keys[i], acc, bits, signs[i]) for i = 0, 1, ...
+ * (entries of `acc` are reduced mod 2^bits when there is at least one key).
+ * On the 'node' backend the work is blocked so that `acc` crosses DRAM once
+ * instead of once per key (see above); 'noble' streams key by key.
+ */
+export function prgAddManyInto(
+  keys: readonly Uint8Array[], signs: ArrayLike<number>, acc: Uint32Array, bits: number,
+  backend: PrgSyncBackend = prgSyncBackend(), opts: { blockWords?: number; simd?: boolean } = {},
+): void {
+  const blockWords = opts.blockWords ?? PRG_MANY_BLOCK_WORDS;
+  checkMany('prgAddManyInto', keys, signs, acc, bits);
+  aoneOf('prgAddManyInto: backend', backend, ['node', 'noble'] as const);
+  if (!Number.isSafeInteger(blockWords) || blockWords < 4 || blockWords % 4 !== 0 || blockWords > CHUNK_WORDS) {
+    throw new InvalidArgument(`prgAddManyInto: blockWords must be a multiple of 4 in [4, ${CHUNK_WORDS}]`);
+  }
+  if (keys.length === 0 || acc.length === 0) return;
+  const mask = bits === 32 ? -1 : (1 << bits) - 1;
+  const vec = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
+  if (backend === 'node') {
+    addManyNode(keys, signs, vec, mask, blockWords, opts.simd ?? true);
+    return;
+  }
+  for (let k = 0; k < keys.length; k++) streamSync(keys[k]!, backend, sinkFor(signs[k] === 1 ? 'add' : 'sub', acc, bits));
+}
+
+/**
+ * Async {@link prgAddManyInto}: the blocked sync path on Node; in browsers
+ * WebCrypto key by key (same bytes).
+ */
+export async function prgAddManyIntoAsync(
+  keys: readonly Uint8Array[], signs: ArrayLike<number>, acc: Uint32Array, bits: number, backend: PrgBackend = prgBackend(),
+): Promise<void> {
+  checkMany('prgAddManyIntoAsync', keys, signs, acc, bits);
+  aoneOf('prgAddManyIntoAsync: backend', backend, ['node', 'webcrypto', 'noble'] as const);
+  if (backend !== 'webcrypto') return prgAddManyInto(keys, signs, acc, bits, backend);
+  for (let k = 0; k < keys.length; k++) await streamAsync(keys[k]!, backend, sinkFor(signs[k] === 1 ? 'add' : 'sub', acc, bits));
+}

@@ -13,7 +13,8 @@
  * with ThresholdNotMet (I2 on the server side); the sum is never released.
  *
  * Unmasking cost: one PRG expansion per survivor (self mask) plus one per
- * (dropped client, surviving neighbour) pair: (#dropped x k + #survivors).
+ * (dropped client, surviving neighbour) pair: (#dropped x k + #survivors),
+ * all removed in one cache-blocked pass over the sum (unmask.ts).
  *
  * Robustness (I3): a frame that fails validation is recorded in `rejected`
  * (InvalidMessage naming the sender) and its sender is treated as a dropout.
@@ -26,9 +27,10 @@
  */
 import { FedveilError, InvalidMessage, ProtocolAborted, ThresholdNotMet } from '../errors.js';
 import {
-  addModInto, ed25519Verify, isFieldElement, prgAddInto, shamirCombine, unpackBits, x25519Agree, x25519PublicKey, x25519ValidatePublicKey,
+  addModInto, ed25519Verify, isFieldElement, shamirCombine, unpackBits, x25519Agree, x25519PublicKey, x25519ValidatePublicKey,
   type ShamirShare,
 } from './primitives.js';
+import { removeMasks } from './unmask.js';
 import { roundTag } from './config.js';
 import { neighbourGraph, type NeighbourGraph } from './graph.js';
 import { decodeMessage, encodeMessage } from './messages.js';
@@ -352,13 +354,18 @@ export class SecAggServer implements SecAggServerApi {
     const sum = this.sum!;
     const sid = this.sid!;
     const u3 = new Set(this.u3);
+    // Every mask to remove, collected first and then removed in one blocked
+    // pass over the sum (unmask.ts): same bytes as one prgAddInto per key.
+    const maskKeys: Uint8Array[] = [];
+    const signs: number[] = [];
     // Survivors: remove self masks (one PRG expansion each).
     for (const v of this.u3) {
       const seed = shamirCombine(this.sharesOf(v, 'seed'), this.config.threshold);
       if (!bytesEqual(seedCommitment(seed, this.tag, v), this.advertised.get(v)?.seedCommit ?? new Uint8Array(0))) {
         throw new ProtocolAborted(`reconstructed self-mask seed of ${v} does not match its commitment (a holder sent a wrong share)`, { code: 'SHARE_MISMATCH' });
       }
-      prgAddInto(selfMaskKey(seed, sid, v), sum, bits, -1);
+      maskKeys.push(selfMaskKey(seed, sid, v));
+      signs.push(-1);
     }
     // Dropped after sharing: remove their pairwise masks with surviving neighbours (k expansions each).
     for (const v of this.u2) {
@@ -371,9 +378,11 @@ export class SecAggServer implements SecAggServerApi {
       for (const u of this.graph.neighbours(v)) {
         if (!u3.has(u)) continue;
         const shared = x25519Agree(sk, this.advertised.get(u)!.sPk);
-        prgAddInto(pairMaskKey(shared, sid, u, v), sum, bits, pairSign(u, v) === 1 ? -1 : 1);
+        maskKeys.push(pairMaskKey(shared, sid, u, v));
+        signs.push(pairSign(u, v) === 1 ? -1 : 1);
       }
     }
+    removeMasks(maskKeys, signs, sum, bits);
     this.output = Object.freeze({ sum, survivors: this.u3.slice() });
     this.sum = undefined;
     this.scratch = undefined;
