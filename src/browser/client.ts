@@ -9,7 +9,9 @@
  * bundled) on synthetic local data generated in the tab, so nothing but the
  * masked, encoded update leaves it. Its Ed25519 identity is fresh per page
  * load and registered with the enrolment token. Randomness: the browser's
- * `crypto.getRandomValues` (I7). No Node built-in is imported here.
+ * `crypto.getRandomValues` (I7); the SecAgg mask PRG: WebCrypto AES-128-CTR
+ * (async `crypto.subtle`, byte-identical to the Node path; see
+ * `browserMaskPrg`). No Node built-in is imported here.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ed25519KeyPair } from '../crypto/signatures.js';
@@ -19,6 +21,7 @@ import { secAggProtocol } from '../transport/secagg-protocol.js';
 import { trainingInput } from '../transport/training.js';
 import { webSocketConnector, type WebSocketLike } from '../transport/ws-client.js';
 import { fillRandomUint32 } from '../crypto/random.js';
+import { clientMaskBackend, clientMaskStats } from '../secagg/client.js';
 
 export interface BrowserClientOptions {
   /** ws:// or wss:// URL of the coordinator. */
@@ -32,6 +35,11 @@ export interface BrowserClientOptions {
   onInput?: (round: number, identity: string, input: Uint32Array) => void;
 }
 
+/** The mask PRG backend of this page's SecAgg clients, and the mask vectors each backend has added so far. */
+export function browserMaskPrg(): { backend: string; adds: Readonly<Record<string, number>> } {
+  return { backend: clientMaskBackend(), adds: clientMaskStats() };
+}
+
 /** Join and take part in rounds until the coordinator says bye. */
 export async function runBrowserClient(opts: BrowserClientOptions): Promise<ParticipantSummary> {
   await tf.setBackend('cpu');
@@ -39,7 +47,8 @@ export async function runBrowserClient(opts: BrowserClientOptions): Promise<Part
   const identity = ed25519KeyPair();
   const id = hex(identity.publicKey);
   const log = (line: string): void => opts.onLog?.(line);
-  log(`identity ${id.slice(0, 16)}..., tfjs backend ${tf.getBackend()}`);
+  // Issue 7: the mask PRG runs on WebCrypto AES-CTR here (async; no node:crypto in a browser).
+  log(`identity ${id.slice(0, 16)}..., tfjs backend ${tf.getBackend()}, mask PRG ${clientMaskBackend()}`);
   const train = trainingInput({ examples: opts.examples ?? 64, onTrained: (r) => log(`round ${r.round}: trained on ${r.examples} local examples, loss ${r.loss.toFixed(4)}`) });
   const input = async (info: RoundInfo): Promise<Uint32Array> => {
     let v: Uint32Array;
@@ -66,7 +75,7 @@ export async function runBrowserClient(opts: BrowserClientOptions): Promise<Part
       opts.onEvent?.(ev);
       if (ev.type === 'welcome') log('authenticated');
       else if (ev.type === 'round-start') log(`round ${ev.round} started as client ${ev.index} of ${ev.n}`);
-      else if (ev.type === 'input-sent') log(`round ${ev.round}: masked input sent`);
+      else if (ev.type === 'input-sent') log(`round ${ev.round}: masked input sent (mask vectors so far by PRG backend: ${JSON.stringify(clientMaskStats())})`);
       else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? (ev.included ? 'completed' : 'completed without this client (dropped)') : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
     },
   });

@@ -4,7 +4,8 @@
  * `fedveil serve --demo`, next to 2 `fedveil join` processes, through a
  * complete training round; the aggregate must equal the plain sum of the 5
  * participants' encoded updates (revealed to the test only: files for the
- * Node clients, page state for the tabs). A screenshot of the demo page is
+ * Node clients, page state for the tabs), and the tabs must have masked
+ * with the WebCrypto AES-CTR PRG (issue 7), not noble. A screenshot of the demo page is
  * saved to test-artifacts/demo.png.
  *
  * Condition: needs Chromium at $CHROMIUM_PATH or /usr/bin/chromium (`.ci/run`
@@ -26,6 +27,9 @@ interface PageState {
   completed: number;
   error: string | null;
   inputs: Array<{ round: number; identity: string; input: number[] }>;
+  log: string[];
+  /** Mask PRG backend of the tab's SecAgg client and mask vectors added per backend. */
+  maskPrg: { backend: string; adds: { node: number; webcrypto: number; noble: number } };
 }
 
 describe('browser clients (headless Chromium)', () => {
@@ -59,6 +63,13 @@ describe('browser clients (headless Chromium)', () => {
         expect(s.error).toBeNull();
         expect(s.status).toBe('done');
         expect(s.completed).toBe(1);
+        // Issue 7: the tabs mask with WebCrypto AES-CTR (self mask + one per neighbour; 3 vectors per
+        // tab in this 5-client round), never with the noble fallback.
+        expect(s.maskPrg.backend).toBe('webcrypto');
+        expect(s.maskPrg.adds.webcrypto).toBeGreaterThanOrEqual(1 + s.completed);
+        expect(s.maskPrg.adds.noble).toBe(0);
+        expect(s.maskPrg.adds.node).toBe(0);
+        expect(s.log.some((l) => l.includes('mask PRG webcrypto'))).toBe(true);
       }
       const shot = path.join(artifactsDir(''), 'demo.png');
       await pages[0]!.screenshot({ path: shot, fullPage: true });
