@@ -2,22 +2,11 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { fwht, paddedLength, rotate, unrotate, rotationSigns, l2Norm } from '../../src/encode/index.js';
-import { InvalidArgument } from '../../src/errors.js';
+import { expectInvalid } from './helpers.js';
 
 // Local Math bindings: global lookups are slow under jest's vm modules.
 const { abs, max, sin } = Math;
 
-function expectInvalid(fn: () => unknown, mentions?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InvalidArgument);
-  expect((caught as InvalidArgument).code).toBe('INVALID_ARGUMENT');
-  if (mentions) expect((caught as Error).message).toMatch(mentions);
-}
 
 function popcount(v: number): number {
   let c = 0;

@@ -1,19 +1,8 @@
 // Modular wrap, centring and sums mod 2^b (src/encode/modular.ts).
 import fc from 'fast-check';
 import { wrap, centre, addModInto, subModInto, modulusMask } from '../../src/encode/index.js';
-import { InvalidArgument } from '../../src/errors.js';
+import { expectInvalid } from './helpers.js';
 
-function expectInvalid(fn: () => unknown, mentions?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InvalidArgument);
-  expect((caught as InvalidArgument).code).toBe('INVALID_ARGUMENT');
-  if (mentions) expect((caught as Error).message).toMatch(mentions);
-}
 
 /** Mathematical v mod 2^b in [0, 2^b), by BigInt. */
 function modRef(v: number | bigint, bits: number): number {

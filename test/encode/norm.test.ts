@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { l2Norm, clipL2, scale } from '../../src/encode/index.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectInvalid } from './helpers.js';
 
 function naiveNorm(x: ArrayLike<number>): number {
   let s = 0;
@@ -9,17 +10,6 @@ function naiveNorm(x: ArrayLike<number>): number {
   return Math.sqrt(s);
 }
 
-function expectInvalid(fn: () => unknown, mentions?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InvalidArgument);
-  expect((caught as InvalidArgument).code).toBe('INVALID_ARGUMENT');
-  if (mentions) expect((caught as Error).message).toMatch(mentions);
-}
 
 const floats = fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { maxLength: 300 });
 

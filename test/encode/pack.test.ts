@@ -3,18 +3,8 @@ import fc from 'fast-check';
 import { packBits, unpackBits, packedLength } from '../../src/encode/index.js';
 import { packGeneric, unpackGeneric } from '../../src/encode/pack.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectInvalid } from './helpers.js';
 
-function expectInvalid(fn: () => unknown, mentions?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InvalidArgument);
-  expect((caught as InvalidArgument).code).toBe('INVALID_ARGUMENT');
-  if (mentions) expect((caught as Error).message).toMatch(mentions);
-}
 
 /** Byte-level equality of two typed arrays (much faster than toEqual on big arrays). */
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {

@@ -2,22 +2,11 @@
 import fc from 'fast-check';
 import { deterministicRandom, systemRandom, type RandomSource } from '../../src/crypto/random.js';
 import { stochasticRound } from '../../src/encode/index.js';
-import { InvalidArgument } from '../../src/errors.js';
+import { expectInvalid } from './helpers.js';
 
 // Local Math bindings: global lookups are slow under jest's vm modules.
 const { sin, floor } = Math;
 
-function expectInvalid(fn: () => unknown, mentions?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InvalidArgument);
-  expect((caught as InvalidArgument).code).toBe('INVALID_ARGUMENT');
-  if (mentions) expect((caught as Error).message).toMatch(mentions);
-}
 
 /** A RandomSource that replays fixed 32-bit words (little-endian), then zeros. */
 function scriptedWords(words: number[]): RandomSource {
