@@ -17,24 +17,12 @@ import {
   clipL2, scale,
 } from '../src/encode/index.js';
 import { packGeneric } from '../src/encode/pack.js';
+import { benchArgs, median } from './common.js';
 
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-function opt(name: string, dflt: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(args[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} expects a positive integer`);
-  return v;
-}
+const { json, opt } = benchArgs();
 const runs = Math.max(7, opt('--runs', 9));
 const d = opt('--dim', 1_000_000);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** Median seconds of `fn` over `runs` timed runs after 2 warm-ups. */
 function time(fn: () => unknown): { median: number; min: number } {

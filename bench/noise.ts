@@ -15,25 +15,13 @@ import { systemRandom, fillRandomUint32 } from '../src/crypto/random.js';
 import { sampleDiscreteGaussian, sampleSkellam } from '../src/dp/samplers.js';
 import { planDistributedDp } from '../src/dp/plan.js';
 import { privatizeUpdate, decodeAggregate } from '../src/dp/pipeline.js';
+import { benchArgs, median } from './common.js';
 
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-function opt(name: string, dflt: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(args[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} expects a positive integer`);
-  return v;
-}
+const { json, opt } = benchArgs();
 const runs = Math.max(5, opt('--runs', 7));
 const samples = opt('--samples', 1_000_000);
 const dim = opt('--dim', 1_000_000);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 interface Timing { wall: number; cpu: number; minWall: number }
 /** Median wall and CPU seconds of `fn` over `n` timed runs after one warm-up. */
