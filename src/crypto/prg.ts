@@ -297,7 +297,8 @@ function checkMany(fn: string, keys: unknown, signs: unknown, acc: unknown, bits
 // WebAssembly with the SIMD proposal (Node >= 16.4, current browsers).
 // Used only on little-endian hosts; without WebAssembly SIMD the scalar
 // kernels above are used (same results).
-const SIMD_WASM_BASE64 =
+/** The SIMD kernel module (base64), also instantiated by the secagg server's unmasking worker. */
+export const PRG_SIMD_WASM_BASE64 =
   'AGFzbQEAAAABBwFgA39/fwADBAMAAAAFAwEABAcaBANtZW0CAANhZGQAAANzdWIAAQRtYXNrAAIKsQEDOwACQANAIAJBAEwNASAAIAD9AAQAIAH9AAQA/a4B/QsEACAAQRBqIQAgAUEQaiEBIAJBEGshAgwACwsLOwACQANAIAJBAEwNASAAIAD9AAQAIAH9AAQA/bEB/QsEACAAQRBqIQAgAUEQaiEBIAJBEGshAgwACwsLNwEBeyAC/REhAwJAA0AgAUEATA0BIAAgAP0ABAAgA/1O/QsEACAAQRBqIQAgAUEQayEBDAALCws=';
 const SIMD_MEM_BYTES = 4 * 65536;
 
@@ -315,7 +316,7 @@ function simdKernel(): SimdKernel | undefined {
     try {
       const wasm = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
       if (wasm !== undefined && LITTLE_ENDIAN && typeof atob === 'function') {
-        const bytes = Uint8Array.from(atob(SIMD_WASM_BASE64), (c) => c.charCodeAt(0));
+        const bytes = Uint8Array.from(atob(PRG_SIMD_WASM_BASE64), (c) => c.charCodeAt(0));
         const ex = new wasm.Instance(new wasm.Module(bytes)).exports as unknown as {
           mem: WebAssembly.Memory; add: SimdKernel['add']; sub: SimdKernel['sub']; mask: SimdKernel['mask'];
         };
@@ -334,11 +335,14 @@ export function prgSimdAvailable(): boolean {
 }
 
 /** Blocked node:crypto core of {@link prgAddManyInto} (`useSimd`: kernel choice, for tests and benchmarks). */
-function addManyNode(keys: readonly Uint8Array[], signs: ArrayLike<number>, acc: Int32Array, mask: number, blockWords: number, useSimd: boolean): void {
+function addManyNode(
+  keys: readonly Uint8Array[], signs: ArrayLike<number>, acc: Int32Array, mask: number, blockWords: number, useSimd: boolean, offsetWords: number,
+): void {
   const nc = nodeCrypto();
   if (nc === undefined) throw new InvalidArgument("prg: backend 'node' needs node:crypto");
   const nWords = acc.length;
-  const ciphers = keys.map((k) => nc.createCipheriv('aes-128-ctr', k, ZERO_IV));
+  const iv = offsetWords === 0 ? ZERO_IV : counterBlock(offsetWords / 4);
+  const ciphers = keys.map((k) => nc.createCipheriv('aes-128-ctr', k, iv));
   const z = zeros();
   const blockBytes = 4 * blockWords;
   const kernel = useSimd ? simdKernel() : undefined;
@@ -381,12 +385,19 @@ function addManyNode(keys: readonly Uint8Array[], signs: ArrayLike<number>, acc:
  * (entries of `acc` are reduced mod 2^bits when there is at least one key).
  * On the 'node' backend the work is blocked so that `acc` crosses DRAM once
  * instead of once per key (see above); 'noble' streams key by key.
+ * `opts.offsetWords` (node only, a multiple of 4): `acc` holds the words
+ * from that index of every key's stream on (a slice of a longer vector);
+ * `opts.blockWords` / `opts.simd`: block size and kernel (tests, benchmarks).
  */
 export function prgAddManyInto(
   keys: readonly Uint8Array[], signs: ArrayLike<number>, acc: Uint32Array, bits: number,
-  backend: PrgSyncBackend = prgSyncBackend(), opts: { blockWords?: number; simd?: boolean } = {},
+  backend: PrgSyncBackend = prgSyncBackend(), opts: { blockWords?: number; simd?: boolean; offsetWords?: number } = {},
 ): void {
   const blockWords = opts.blockWords ?? PRG_MANY_BLOCK_WORDS;
+  const offsetWords = opts.offsetWords ?? 0;
+  if (!Number.isSafeInteger(offsetWords) || offsetWords < 0 || offsetWords % 4 !== 0 || (offsetWords !== 0 && backend !== 'node')) {
+    throw new InvalidArgument("prgAddManyInto: offsetWords must be a non-negative multiple of 4 (backend 'node' only)");
+  }
   checkMany('prgAddManyInto', keys, signs, acc, bits);
   aoneOf('prgAddManyInto: backend', backend, ['node', 'noble'] as const);
   if (!Number.isSafeInteger(blockWords) || blockWords < 4 || blockWords % 4 !== 0 || blockWords > CHUNK_WORDS) {
@@ -396,7 +407,7 @@ export function prgAddManyInto(
   const mask = bits === 32 ? -1 : (1 << bits) - 1;
   const vec = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
   if (backend === 'node') {
-    addManyNode(keys, signs, vec, mask, blockWords, opts.simd ?? true);
+    addManyNode(keys, signs, vec, mask, blockWords, opts.simd ?? true, offsetWords);
     return;
   }
   for (let k = 0; k < keys.length; k++) streamSync(keys[k]!, backend, sinkFor(signs[k] === 1 ? 'add' : 'sub', acc, bits));

@@ -78,6 +78,24 @@ describe('prgAddManyInto', () => {
     expect([big[0], big[5002]]).toEqual([7, 7]);
   });
 
+  test('offsetWords: a slice starting at word 4m of the streams equals that slice of the whole-vector result', () => {
+    const rng = deterministicRandom(80);
+    const keys = [randomBytes(16, rng), randomBytes(16, rng), randomBytes(16, rng)];
+    const signs = [1, -1, 1];
+    const acc0 = fillRandomUint32(new Uint32Array(50_001), rng).map((x) => x & 0xfffff);
+    const want = sequential(keys, signs, acc0, 20);
+    for (const off of [4, 16_384, 33_332]) {
+      const part = acc0.slice(off);
+      prgAddManyInto(keys, signs, part, 20, 'node', { offsetWords: off });
+      expect(part).toEqual(want.subarray(off));
+      const scalar = acc0.slice(off);
+      prgAddManyInto(keys, signs, scalar, 20, 'node', { offsetWords: off, simd: false });
+      expect(scalar).toEqual(want.subarray(off));
+    }
+    expect(() => prgAddManyInto(keys, signs, acc0.slice(6), 20, 'node', { offsetWords: 6 })).toThrow(InvalidArgument);
+    expect(() => prgAddManyInto(keys, signs, acc0.slice(8), 20, 'noble', { offsetWords: 8 })).toThrow(InvalidArgument);
+  });
+
   test('bad arguments are InvalidArgument', () => {
     const k = new Uint8Array(16);
     expect(() => prgAddManyInto([k], [2], new Uint32Array(4), 16)).toThrow(InvalidArgument);
