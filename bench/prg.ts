@@ -7,7 +7,10 @@
  * - raw node:crypto AES-128-CTR throughput (cipher.update on a reused zero
  *   buffer) at chunk sizes 16 KiB .. 4 MiB, and its best;
  * - `openssl speed -evp aes-128-ctr -seconds 1` (16384-byte column, the
- *   AES-NI limit of one core) when the openssl binary exists.
+ *   AES-NI limit of one core) when the openssl binary exists;
+ * - many keys into one vector: prgAddManyInto (blocked; SIMD and scalar
+ *   kernels) vs one prgAddInto per key, at 10^6 words x 8 keys and 10^5
+ *   words x 200 keys, and the secagg server's 2-thread removeMasks.
  * Every configuration is timed once per round, round-robin in a rotating
  * order with a full GC before each sample, for >= 7 rounds (raw AES-CTR with
  * chunks above 64 KiB in a second phase, see the note at CHUNKS)
@@ -24,7 +27,8 @@ import { createCipheriv } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { prgAddInto, prgExpand, prgExpandAsync, PRG_CHUNK_BYTES } from '../src/crypto/prg.js';
+import { prgAddInto, prgAddManyInto, prgExpand, prgExpandAsync, PRG_CHUNK_BYTES } from '../src/crypto/prg.js';
+import { removeMasks } from '../src/secagg/unmask.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -56,6 +60,31 @@ const cases: Case[] = [
   { name: 'prgExpand b=16 (node)', bytes, run: () => prgExpand(key, out, 16, 'node') },
   { name: 'prgAddInto b=32 (node)', bytes, run: () => prgAddInto(key, acc, 32, 1, 'node') },
   { name: 'prgAddInto b=16 (node)', bytes, run: () => prgAddInto(key, acc, 16, 1, 'node') },
+];
+
+// Many keys into one vector (the SecAgg client/server shape): blocked
+// prgAddManyInto (WebAssembly SIMD and scalar kernels) against one prgAddInto
+// per key, at d = 10^6 x 8 keys and at the protocol's d = 10^5 x 200 keys;
+// and the server's 2-thread removeMasks (src/secagg/unmask.ts).
+const MANY = 8;
+const manyKeys = Array.from({ length: MANY }, (_, i) => Uint8Array.from({ length: 16 }, (_, j) => (i * 29 + j * 13 + 1) & 255));
+const manySigns = manyKeys.map((_, i) => (i % 2 === 0 ? 1 : -1));
+const SMALL_D = Math.min(d, 100_000);
+const WIDE = 200;
+const wideKeys = Array.from({ length: WIDE }, (_, i) => Uint8Array.from({ length: 16 }, (_, j) => (i * 7 + j * 31 + 5) & 255));
+const wideSigns = wideKeys.map((_, i) => (i % 3 === 0 ? -1 : 1));
+const small = new Uint32Array(SMALL_D);
+cases.push(
+  { name: `${MANY} x prgAddInto b=16 (node)`, bytes: MANY * bytes, run: () => { for (let i = 0; i < MANY; i++) prgAddInto(manyKeys[i]!, acc, 16, manySigns[i] as 1 | -1, 'node'); } },
+  { name: `prgAddManyInto ${MANY} keys b=16 (SIMD)`, bytes: MANY * bytes, run: () => prgAddManyInto(manyKeys, manySigns, acc, 16, 'node') },
+  { name: `prgAddManyInto ${MANY} keys b=16 (scalar)`, bytes: MANY * bytes, run: () => prgAddManyInto(manyKeys, manySigns, acc, 16, 'node', { simd: false }) },
+  { name: `${WIDE} x prgAddInto d=${SMALL_D / 1000}K b=16`, bytes: WIDE * 4 * SMALL_D, run: () => { for (let i = 0; i < WIDE; i++) prgAddInto(wideKeys[i]!, small, 16, wideSigns[i] as 1 | -1, 'node'); } },
+  { name: `prgAddManyInto ${WIDE} keys d=${SMALL_D / 1000}K (SIMD)`, bytes: WIDE * 4 * SMALL_D, run: () => prgAddManyInto(wideKeys, wideSigns, small, 16, 'node') },
+  { name: `removeMasks ${WIDE} keys d=${SMALL_D / 1000}K (2 threads)`, bytes: WIDE * 4 * SMALL_D, run: () => removeMasks(wideKeys, wideSigns, small, 16, { workers: true }) },
+);
+const MANY_NAMES = [
+  `${MANY} x prgAddInto b=16 (node)`, `prgAddManyInto ${MANY} keys b=16 (SIMD)`, `prgAddManyInto ${MANY} keys b=16 (scalar)`,
+  `${WIDE} x prgAddInto d=${SMALL_D / 1000}K b=16`, `prgAddManyInto ${WIDE} keys d=${SMALL_D / 1000}K (SIMD)`, `removeMasks ${WIDE} keys d=${SMALL_D / 1000}K (2 threads)`,
 ];
 
 // Raw node:crypto AES-128-CTR: produce the same 4 MB per run at each chunk size.
@@ -158,8 +187,9 @@ async function main(): Promise<void> {
       samples.get(c.name)!.push(timeOnce(c.run));
     }
   }
-  const mbps = (name: string): number => bytes / median(samples.get(name)!) / 1e6;
-  const bestMbps = (name: string): number => bytes / Math.min(...samples.get(name)!) / 1e6;
+  const caseBytes = (name: string): number => cases.find((c) => c.name === name)?.bytes ?? bytes;
+  const mbps = (name: string): number => caseBytes(name) / median(samples.get(name)!) / 1e6;
+  const bestMbps = (name: string): number => caseBytes(name) / Math.min(...samples.get(name)!) / 1e6;
   const results: Record<string, { medianSeconds: number; MBps: number; bestMBps: number }> = {};
   for (const [name, s] of samples) results[name] = { medianSeconds: median(s), MBps: mbps(name), bestMBps: bestMbps(name) };
 
@@ -170,7 +200,7 @@ async function main(): Promise<void> {
   const ssl = opensslSpeed();
   const sslMBps = ssl === undefined ? undefined : ssl.bytesPerSecond / 1e6;
   const ratios: Record<string, number> = {};
-  for (const n of ['prgExpand b=32 (node)', 'prgExpand b=16 (node)', 'prgAddInto b=32 (node)', 'prgAddInto b=16 (node)', 'prgExpand b=32 (noble)', webName]) {
+  for (const n of ['prgExpand b=32 (node)', 'prgExpand b=16 (node)', 'prgAddInto b=32 (node)', 'prgAddInto b=16 (node)', 'prgExpand b=32 (noble)', webName, ...MANY_NAMES]) {
     ratios[`${n} / node best`] = mbps(n) / nodeBest;
     ratios[`${n} / node best (fastest runs)`] = bestMbps(n) / nodeBestOfBests;
     if (sslMBps !== undefined) ratios[`${n} / openssl`] = mbps(n) / sslMBps;
@@ -209,9 +239,9 @@ async function main(): Promise<void> {
   console.log(`fedveil bench/prg  d=${d} (${bytes / 1e6} MB keystream), median of ${runs} rounds`);
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform}, OpenSSL ${machine.openssl})`);
   console.log('');
-  console.log('case'.padEnd(34) + 'median ms'.padStart(10) + 'MB/s'.padStart(8) + '  / node best' + (sslMBps ? '  / openssl' : '') + '   fastest MB/s  / node');
+  console.log('case'.padEnd(44) + 'median ms'.padStart(10) + 'MB/s'.padStart(8) + '  / node best' + (sslMBps ? '  / openssl' : '') + '   fastest MB/s  / node');
   for (const [name, r] of Object.entries(results)) {
-    const line = name.padEnd(34) + (r.medianSeconds * 1e3).toFixed(2).padStart(10) + r.MBps.toFixed(0).padStart(8)
+    const line = name.padEnd(44) + (r.medianSeconds * 1e3).toFixed(2).padStart(10) + r.MBps.toFixed(0).padStart(8)
       + (r.MBps / nodeBest).toFixed(2).padStart(13) + (sslMBps ? (r.MBps / sslMBps).toFixed(2).padStart(11) : '')
       + r.bestMBps.toFixed(0).padStart(15) + (r.bestMBps / nodeBestOfBests).toFixed(2).padStart(8);
     console.log(line);
@@ -223,6 +253,7 @@ async function main(): Promise<void> {
   console.log(`against the floor (raw AES + the memory pass alone): prgExpand b=32 ${ratios['prgExpand b=32 (node) / (aes + copy)']!.toFixed(2)}, prgAddInto b=32 ${ratios['prgAddInto b=32 (node) / (aes + add loop)']!.toFixed(2)}`);
   const worst = Math.min(...['prgExpand b=32 (node)', 'prgExpand b=16 (node)', 'prgAddInto b=32 (node)', 'prgAddInto b=16 (node)'].map((n) => mbps(n) / nodeBest));
   console.log(`target: mask expansion >= 0.8 x node best; worst of the four: ${worst.toFixed(2)}`);
+  console.log(`many keys / node best: ${MANY_NAMES.map((n) => `${n} ${(mbps(n) / nodeBest).toFixed(2)}`).join('; ')}`);
 }
 
 await main();

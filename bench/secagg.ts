@@ -34,7 +34,7 @@ for (const s of settings) {
     process.stdout.write(
       `${s.name.padEnd(7)} n=${r.clients} d=${r.dim} k=${r.degree} t=${r.threshold}: client ${r.clientMs.toFixed(1)} ms (target ${s.targets.clientMs}), ` +
       `server ${r.serverMs.toFixed(0)} ms (target ${s.targets.serverMs}), up ${r.bytesUpPerClient} B, down ${r.bytesDownPerClient} B, ` +
-      `expansion ${r.expansion.vsPacked}x of d*b/8, prgLimitRatio ${r.prgLimitRatio}, AES-CTR ${r.aesCtrMBps} MB/s, sum ${r.sumCorrect ? 'correct' : 'WRONG'}\n`,
+      `expansion ${r.expansion.vsPacked}x of d*b/8, prgLimitRatio ${r.prgLimitRatio} (server ${r.serverPrgLimitRatio}, ${r.serverPrgExpansions} expansions), AES-CTR ${r.aesCtrMBps} MB/s, sum ${r.sumCorrect ? 'correct' : 'WRONG'}\n`,
     );
   }
 }

@@ -16,8 +16,11 @@
  * - protocolBytesUpPerClient: bytesUp minus the packed vector (keys, shares, envelopes);
  * - expansion: bytesUp / (4 d) (vs plain float32) and bytesUp / (d b / 8);
  * - prgLimitRatio: (k + 1) d 4 bytes / AES-128-CTR throughput of node:crypto
- *   measured in the same process, divided by clientMs: the share of the
- *   client's time that the raw PRG would need (1 = PRG-bound);
+ *   (one core, 64 KiB updates) measured in the same process, divided by
+ *   clientMs: the share of the client's time that the raw PRG would need
+ *   (1 = PRG-bound);
+ * - serverPrgExpansions, serverPrgLimitRatio: the same for the server's
+ *   unmasking PRG work (it uses 2 cores on Node, so it can exceed 1);
  * - sumCorrect: the unmasked sum equals the plain sum of the survivors' inputs.
  *
  * Sampling (`--sample S`, default: every client when n (k+1) d <= 5e9, else
@@ -37,6 +40,7 @@ import { makeConfig } from '../secagg/config.js';
 import { findSecAggPlusParams } from '../secagg/params.js';
 import { runSecAggRound } from '../secagg/runner.js';
 import { OMIT_PAIRWISE_MASK } from '../secagg/bench-hooks.js';
+import { neighbourGraph } from '../secagg/graph.js';
 import type { SecAggGraph } from '../secagg/types.js';
 import { parsePositiveInteger, parseProbability, printJson } from './common.js';
 
@@ -69,6 +73,10 @@ export interface SecAggBenchResult {
   protocolBytesUpPerClient: number;
   expansion: { vsFloat32: number; vsPacked: number };
   prgLimitRatio: number;
+  /** PRG expansions of d words the server performs to unmask (survivors + dropped x surviving neighbours). */
+  serverPrgExpansions: number;
+  /** serverPrgExpansions x 4 d bytes / one core's AES-CTR throughput, divided by serverMs (> 1: faster than one core's raw AES, i.e. using 2 cores). */
+  serverPrgLimitRatio: number;
   aesCtrMBps: number;
   sumCorrect: boolean;
   machine: { cpus: number; model: string; node: string };
@@ -80,15 +88,20 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** node:crypto AES-128-CTR keystream throughput, bytes per ms (median of 5). */
+/**
+ * node:crypto AES-128-CTR keystream throughput of one core, bytes per ms:
+ * 4 MB per sample in 64 KiB updates (the fastest chunk size here, see
+ * docs/crypto.md; a single 4 MiB update is 2-3x slower), median of 7.
+ */
 function aesCtrThroughput(): number {
-  const zeros = new Uint8Array(1 << 22);
+  const chunk = new Uint8Array(1 << 16);
+  const total = 1 << 22;
   const rates: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 8; i++) {
     const c = createCipheriv('aes-128-ctr', new Uint8Array(16).fill(i), new Uint8Array(16));
     const t0 = performance.now();
-    c.update(zeros);
-    rates.push(zeros.length / (performance.now() - t0));
+    for (let done = 0; done < total; done += chunk.length) c.update(chunk);
+    if (i > 0) rates.push(total / (performance.now() - t0)); // the first run warms up
   }
   return median(rates);
 }
@@ -121,7 +134,7 @@ export async function benchSecAgg(o: SecAggBenchOptions): Promise<SecAggBenchRes
     return v;
   });
   const inputs = Array.from({ length: n }, (_, i) => pool[i % pool.length]!);
-  const rows: { clientMs: number; serverMs: number; up: number; down: number; ratio: number; ok: boolean }[] = [];
+  const rows: { clientMs: number; serverMs: number; up: number; down: number; ratio: number; serverKeys: number; serverRatio: number; ok: boolean }[] = [];
   for (let r = 0; r < o.repeat; r++) {
     const seed = new Uint8Array(32);
     rng.fill(seed);
@@ -144,12 +157,19 @@ export async function benchSecAgg(o: SecAggBenchOptions): Promise<SecAggBenchRes
     }
     const survivors = res.survivors;
     const clientMs = median([...timedIds].map((id) => res.stats.clientMs[id - 1]!));
+    // Server PRG expansions: one self mask per survivor, one pairwise mask per (dropped, surviving neighbour).
+    const graph = neighbourGraph(config);
+    const alive = new Set(survivors);
+    let serverKeys = survivors.length;
+    for (const v of dropped) serverKeys += graph.neighbours(v).filter((u) => alive.has(u)).length;
     rows.push({
       clientMs,
       serverMs: res.stats.serverMs,
       up: median(survivors.map((id) => res.stats.bytesUp[id - 1]!)),
       down: median(survivors.map((id) => res.stats.bytesDown[id - 1]!)),
       ratio: ((degree + 1) * o.dim * 4) / aes / clientMs,
+      serverKeys,
+      serverRatio: (serverKeys * o.dim * 4) / aes / res.stats.serverMs,
       ok: survivors.length === n - dropCount && expect.every((x, i) => x === res.sum[i]),
     });
   }
@@ -165,6 +185,8 @@ export async function benchSecAgg(o: SecAggBenchOptions): Promise<SecAggBenchRes
     protocolBytesUpPerClient: up - Math.ceil((o.dim * o.bits) / 8),
     expansion: { vsFloat32: round3(up / (4 * o.dim)), vsPacked: round3(up / ((o.dim * o.bits) / 8)) },
     prgLimitRatio: round3(median(rows.map((x) => x.ratio))),
+    serverPrgExpansions: median(rows.map((x) => x.serverKeys)),
+    serverPrgLimitRatio: round3(median(rows.map((x) => x.serverRatio))),
     aesCtrMBps: Math.round(aes / 1000),
     sumCorrect: rows.every((x) => x.ok),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
@@ -195,7 +217,7 @@ export function register(program: Command): void {
         `SecAgg ${r.graph} n=${r.clients} d=${r.dim} b=${r.bits} k=${r.degree} t=${r.threshold} dropout=${r.dropout} ` +
         `(median of ${r.repeat}, ${r.timedClients} timed clients; ${r.machine.cpus}x ${r.machine.model}, Node ${r.machine.node})\n` +
         `  client   ${r.clientMs.toFixed(1)} ms   (PRG limit ratio ${r.prgLimitRatio}, AES-CTR ${r.aesCtrMBps} MB/s)\n` +
-        `  server   ${r.serverMs.toFixed(1)} ms\n` +
+        `  server   ${r.serverMs.toFixed(1)} ms   (${r.serverPrgExpansions} PRG expansions; PRG limit ratio ${r.serverPrgLimitRatio})\n` +
         `  bytes    up ${r.bytesUpPerClient} (protocol ${r.protocolBytesUpPerClient})  down ${r.bytesDownPerClient} per client\n` +
         `  expansion ${r.expansion.vsFloat32}x vs float32, ${r.expansion.vsPacked}x vs d*b/8\n` +
         `  sum correct: ${r.sumCorrect}\n`,
