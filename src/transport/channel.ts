@@ -61,3 +61,45 @@ export interface ServerTransport {
 
 /** The client side: opens one channel to the coordinator. */
 export type Connector = () => Promise<Channel>;
+
+/**
+ * The listener plumbing shared by the WebSocket channels: frames that arrive
+ * before `onMessage` is registered are kept in order and handed over on
+ * registration, and the close listener hears the close exactly once, even
+ * when it registers after the close.
+ */
+export abstract class BufferedChannel implements Channel {
+  abstract readonly remote: string;
+  abstract send(frame: Uint8Array): void;
+  abstract close(code?: number, reason?: string): void;
+  closed = false;
+  private messageListener: ((frame: Uint8Array) => void) | undefined;
+  private closeListener: ((info: CloseInfo) => void) | undefined;
+  private closeInfo: CloseInfo | undefined;
+  private readonly backlog: Uint8Array[] = [];
+
+  /** Hand a received frame to the listener (or the backlog); dropped once closed. */
+  deliver(frame: Uint8Array): void {
+    if (this.closed) return;
+    if (this.messageListener) this.messageListener(frame);
+    else this.backlog.push(frame);
+  }
+
+  /** Record the close and tell the listener; idempotent. */
+  markClosed(info: CloseInfo): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeInfo = info;
+    this.closeListener?.(info);
+  }
+
+  onMessage(listener: (frame: Uint8Array) => void): void {
+    this.messageListener = listener;
+    for (const f of this.backlog.splice(0)) listener(f);
+  }
+
+  onClose(listener: (info: CloseInfo) => void): void {
+    this.closeListener = listener;
+    if (this.closeInfo) listener(this.closeInfo);
+  }
+}

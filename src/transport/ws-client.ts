@@ -5,7 +5,7 @@
  * it as is; `node-client.ts` supplies `ws` on Node.
  */
 import { ProtocolAborted } from '../errors.js';
-import type { Channel, CloseInfo, Connector } from './channel.js';
+import { BufferedChannel, type Channel, type Connector } from './channel.js';
 
 /** The subset of the WHATWG WebSocket API used here. */
 export interface WebSocketLike {
@@ -20,15 +20,11 @@ export type WebSocketFactory = (url: string) => WebSocketLike;
 
 const OPEN = 1;
 
-class WebSocketChannel implements Channel {
+class WebSocketChannel extends BufferedChannel {
   readonly remote: string;
-  private messageListener: ((frame: Uint8Array) => void) | undefined;
-  private closeListener: ((info: CloseInfo) => void) | undefined;
-  private closeInfo: CloseInfo | undefined;
-  private readonly backlog: Uint8Array[] = [];
-  closed = false;
 
   constructor(private readonly ws: WebSocketLike, remote: string) {
+    super();
     this.remote = remote;
     ws.addEventListener('message', (ev: { data: unknown }) => {
       if (this.closed) return;
@@ -38,8 +34,7 @@ class WebSocketChannel implements Channel {
       else if (d instanceof Uint8Array) frame = d;
       else if (typeof d === 'string') frame = new TextEncoder().encode(d);
       else return;
-      if (this.messageListener) this.messageListener(frame);
-      else this.backlog.push(frame);
+      this.deliver(frame);
     });
     ws.addEventListener('close', (ev: { code?: number; reason?: string }) => this.markClosed({ code: ev.code ?? 1006, reason: ev.reason ?? '' }));
   }
@@ -57,23 +52,6 @@ class WebSocketChannel implements Channel {
       // Already closing.
     }
     this.markClosed({ code, reason });
-  }
-
-  private markClosed(info: CloseInfo): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeInfo = info;
-    this.closeListener?.(info);
-  }
-
-  onMessage(listener: (frame: Uint8Array) => void): void {
-    this.messageListener = listener;
-    for (const f of this.backlog.splice(0)) listener(f);
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.closeListener = listener;
-    if (this.closeInfo) listener(this.closeInfo);
   }
 }
 

@@ -17,7 +17,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { CloseCode, type Channel, type CloseInfo, type ServerTransport } from './channel.js';
+import { BufferedChannel, CloseCode, type Channel, type ServerTransport } from './channel.js';
 import { TokenBucket } from './limits.js';
 
 export interface WebSocketServerOptions {
@@ -38,15 +38,11 @@ export interface WebSocketServerOptions {
   onRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
 }
 
-class WsChannel implements Channel {
+class WsChannel extends BufferedChannel {
   readonly remote: string;
-  private messageListener: ((frame: Uint8Array) => void) | undefined;
-  private closeListener: ((info: CloseInfo) => void) | undefined;
-  private closeInfo: CloseInfo | undefined;
-  private readonly backlog: Uint8Array[] = [];
-  closed = false;
 
   constructor(private readonly ws: WebSocket, remote: string) {
+    super();
     this.remote = remote;
   }
 
@@ -65,29 +61,6 @@ class WsChannel implements Channel {
     // A peer that never completes the close handshake is cut off.
     setTimeout(() => this.ws.terminate(), 2000).unref();
     this.markClosed({ code, reason });
-  }
-
-  deliver(frame: Uint8Array): void {
-    if (this.closed) return;
-    if (this.messageListener) this.messageListener(frame);
-    else this.backlog.push(frame);
-  }
-
-  markClosed(info: CloseInfo): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeInfo = info;
-    this.closeListener?.(info);
-  }
-
-  onMessage(listener: (frame: Uint8Array) => void): void {
-    this.messageListener = listener;
-    for (const f of this.backlog.splice(0)) listener(f);
-  }
-
-  onClose(listener: (info: CloseInfo) => void): void {
-    this.closeListener = listener;
-    if (this.closeInfo) listener(this.closeInfo);
   }
 }
 
