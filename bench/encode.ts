@@ -10,14 +10,13 @@
  *
  *   npx tsx bench/encode.ts [--json] [--runs N] [--dim D]
  */
-import { cpus, loadavg, totalmem } from 'node:os';
 import { deterministicRandom, systemRandom, fillRandomUint32 } from '../src/crypto/random.js';
 import {
   addModInto, subModInto, rotate, unrotate, fwht, stochasticRound, wrap, centre, packBits, unpackBits, paddedLength,
   clipL2, scale,
 } from '../src/encode/index.js';
 import { packGeneric } from '../src/encode/pack.js';
-import { benchArgs, median } from './common.js';
+import { benchArgs, machine as machineInfo, median } from './common.js';
 
 const { json, opt } = benchArgs();
 const runs = Math.max(7, opt('--runs', 9));
@@ -161,16 +160,9 @@ function naiveFwht(x: Float64Array): void {
   }));
 }
 
-const machine = {
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cores: cpus().length,
-  memoryGiB: Math.round(totalmem() / 2 ** 30),
-  node: process.version,
-  platform: `${process.platform}-${process.arch}`,
-  // The 1-minute load average when the run ended: above the core count,
-  // other processes shared the CPU and absolute figures are inflated.
-  loadAverage1m: Math.round(loadavg()[0]! * 100) / 100,
-};
+// loadAverage1m: the 1-minute load average when the run ended: above the core
+// count, other processes shared the CPU and absolute figures are inflated.
+const machine = machineInfo();
 
 if (json) {
   process.stdout.write(JSON.stringify({ bench: 'encode', date: new Date().toISOString(), machine, d, runs, rows, ratios }) + '\n');

@@ -24,21 +24,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
-import { cpus, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { prgAddInto, prgAddManyInto, prgExpand, prgExpandAsync, PRG_CHUNK_BYTES } from '../src/crypto/prg.js';
 import { removeMasks } from '../src/secagg/unmask.js';
+import { benchArgs, machine as machineInfo } from './common.js';
 
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-function opt(name: string, dflt: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(args[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} expects a positive integer`);
-  return v;
-}
+const { json, opt } = benchArgs();
 const runs = Math.max(7, opt('--runs', 15));
 const d = opt('--dim', 1_000_000);
 const bytes = 4 * d;
@@ -213,14 +205,7 @@ async function main(): Promise<void> {
   ratios['prgExpand b=32 (node) / (aes + copy)'] = floorExpand / median(samples.get('prgExpand b=32 (node)')!);
   ratios['prgAddInto b=32 (node) / (aes + add loop)'] = floorAdd / median(samples.get('prgAddInto b=32 (node)')!);
 
-  const machine = {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    openssl: process.versions.openssl,
-  };
+  const machine = { ...machineInfo(), openssl: process.versions.openssl };
   const report = {
     bench: 'prg',
     date: new Date().toISOString(),
