@@ -17,39 +17,15 @@
 import { Option, type Command } from 'commander';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_SIMULATION, type SimulationParams } from '../fl/simulation-params.js';
 import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability, printJson } from './common.js';
 
-interface SimulateCliOptions {
-  clients: number;
-  rounds: number;
-  sampleRate: number;
-  epsilon: number;
-  delta: number;
-  mechanism: 'ddg' | 'skellam';
-  accountant: 'rdp' | 'pld';
-  noiseMultiplier?: number;
-  clipNorm: number;
-  bits: number;
-  dropout: number;
-  split: 'iid' | 'shards' | 'dirichlet';
-  alpha: number;
-  model: '2nn' | 'mlp' | 'linear';
-  hidden: number;
-  epochs: number;
-  batchSize: number;
+/** The command's options: the simulation's parameters under their flag names. */
+type SimulateCliOptions = Omit<SimulationParams, 'learningRate' | 'serverLearningRate' | 'evalEvery'> & {
   lr: number;
-  proximalMu: number;
-  strategy: 'fedavg' | 'fedadam' | 'fedyogi';
   serverLr?: number;
-  trainExamples: number;
-  testExamples: number;
-  aggregation: 'secagg' | 'plain-sum';
-  backend: 'auto' | 'tfjs-node' | 'wasm' | 'cpu';
-  ledger?: string;
-  seed?: number;
-  privacy: boolean;
   json?: boolean;
-}
+};
 
 function fmtBytes(b: number): string {
   if (b >= 2 ** 30) return `${(b / 2 ** 30).toFixed(2)} GiB`;
@@ -59,7 +35,7 @@ function fmtBytes(b: number): string {
 }
 
 async function action(o: SimulateCliOptions): Promise<void> {
-  const { DEFAULT_SIMULATION, setupSimulation, runSimulation } = await import('../fl/simulation.js');
+  const { setupSimulation, runSimulation } = await import('../fl/simulation.js');
   const { simulationLayers } = await import('../fl/layers.js');
   const { describeBackend } = await import('../fl/backend.js');
   if (!o.privacy && o.ledger !== undefined) throw new CliExit(2, '--ledger needs privacy: a --no-privacy run spends no budget and writes no ledger');
@@ -133,10 +109,7 @@ async function action(o: SimulateCliOptions): Promise<void> {
 }
 
 export function register(program: Command): void {
-  const d = {
-    clients: 1000, rounds: 10, sampleRate: 0.05, epsilon: 8, delta: 1e-5, clipNorm: 0.5, bits: 20, dropout: 0.05, alpha: 0.5, hidden: 32,
-    epochs: 1, batchSize: 10, lr: 0.15, proximalMu: 0, trainExamples: 60000, testExamples: 10000,
-  };
+  const d = { ...DEFAULT_SIMULATION, lr: DEFAULT_SIMULATION.learningRate };
   program
     .command('simulate')
     .description('federated training on MNIST through distributed DP + secure aggregation; writes a privacy ledger')
@@ -145,26 +118,26 @@ export function register(program: Command): void {
     .option('--sample-rate <q>', 'Poisson client sampling rate per round', parseProbability, d.sampleRate)
     .option('--epsilon <E>', 'user-level epsilon budget (noise calibrated to reach it after R rounds)', parseNumber, d.epsilon)
     .option('--delta <D>', 'delta', parseNumber, d.delta)
-    .addOption(new Option('--mechanism <m>', 'integer noise').choices(['ddg', 'skellam']).default('ddg'))
-    .addOption(new Option('--accountant <a>', 'accountant for calibration and the ledger (PLD/GDP have no bound for the integer mechanisms yet)').choices(['rdp']).default('rdp'))
+    .addOption(new Option('--mechanism <m>', 'integer noise').choices(['ddg', 'skellam']).default(d.mechanism))
+    .addOption(new Option('--accountant <a>', 'accountant for calibration and the ledger (PLD/GDP have no bound for the integer mechanisms yet)').choices(['rdp']).default(d.accountant))
     .option('--noise-multiplier <z>', 'fix the noise multiplier instead of calibrating it', parseNumber)
     .option('--clip-norm <C>', 'L2 clip norm of a client update', parseNumber, d.clipNorm)
     .option('--bits <b>', 'secure-aggregation modulus bits (private mode)', parsePositiveInteger, d.bits)
     .option('--dropout <p>', 'probability that a sampled client drops out mid-protocol', parseProbability, d.dropout)
-    .addOption(new Option('--split <s>', 'data split across clients').choices(['iid', 'shards', 'dirichlet']).default('iid'))
+    .addOption(new Option('--split <s>', 'data split across clients').choices(['iid', 'shards', 'dirichlet']).default(d.split))
     .option('--alpha <a>', 'Dirichlet concentration for --split dirichlet', parseNumber, d.alpha)
-    .addOption(new Option('--model <m>', 'mlp (784-hidden-10), 2nn (784-200-200-10), linear').choices(['mlp', '2nn', 'linear']).default('mlp'))
+    .addOption(new Option('--model <m>', 'mlp (784-hidden-10), 2nn (784-200-200-10), linear').choices(['mlp', '2nn', 'linear']).default(d.model))
     .option('--hidden <h>', 'hidden units of the mlp model', parsePositiveInteger, d.hidden)
     .option('--epochs <E>', 'local epochs', parsePositiveInteger, d.epochs)
     .option('--batch-size <B>', 'local batch size', parsePositiveInteger, d.batchSize)
     .option('--lr <eta>', 'client learning rate (SGD)', parseNumber, d.lr)
     .option('--proximal-mu <mu>', 'FedProx proximal term', parseNumber, d.proximalMu)
-    .addOption(new Option('--strategy <s>', 'server optimiser').choices(['fedavg', 'fedadam', 'fedyogi']).default('fedavg'))
+    .addOption(new Option('--strategy <s>', 'server optimiser').choices(['fedavg', 'fedadam', 'fedyogi']).default(d.strategy))
     .option('--server-lr <eta>', 'server learning rate (default 1 for fedavg, 0.01 for fedadam/fedyogi)', parseNumber)
     .option('--train-examples <n>', 'MNIST training examples to use (first n)', parsePositiveInteger, d.trainExamples)
     .option('--test-examples <n>', 'MNIST test examples to evaluate on', parsePositiveInteger, d.testExamples)
-    .addOption(new Option('--aggregation <a>', 'secagg (the protocol) or plain-sum (NOT SECURE: same sum in the clear, benchmarks only)').choices(['secagg', 'plain-sum']).default('secagg'))
-    .addOption(new Option('--backend <b>', 'tfjs backend').choices(['auto', 'tfjs-node', 'wasm', 'cpu']).default('auto'))
+    .addOption(new Option('--aggregation <a>', 'secagg (the protocol) or plain-sum (NOT SECURE: same sum in the clear, benchmarks only)').choices(['secagg', 'plain-sum']).default(d.aggregation))
+    .addOption(new Option('--backend <b>', 'tfjs backend').choices(['auto', 'tfjs-node', 'wasm', 'cpu']).default(d.backend))
     .option('--ledger <file>', 'privacy ledger to create (default: a new file in the temp directory)')
     .option('--seed <S>', 'reproducible simulation (deterministic randomness: never for deployments)', parseInteger)
     .option('--no-privacy', 'secure aggregation without clipping or noise (McMahan et al. 2017 reproduction)')

@@ -8,9 +8,10 @@ import { PrivateClient } from '../../src/fl/client.js';
 import { Coordinator } from '../../src/fl/coordinator.js';
 import { createPrivateCoordinator, privateProvider, secureAggregator } from '../../src/fl/layers.js';
 import { splitIid } from '../../src/fl/splits.js';
-import { subset, type LabelledData } from '../../src/fl/mnist.js';
+import { subset } from '../../src/fl/mnist.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { verifyLedgerFile } from '../../src/dp/ledger.js';
+import { separable } from './data.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -19,24 +20,6 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function separable(n: number, seed: number): LabelledData {
-  const rng = deterministicRandom(seed);
-  const raw = new Uint8Array(n * 6);
-  rng.fill(raw);
-  const w = [1, -1, 0.5, -0.5, 0.8, -0.3];
-  const xs = new Float32Array(n * 6);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < 6; j++) {
-      const v = raw[i * 6 + j]! / 127.5 - 1;
-      xs[i * 6 + j] = v;
-      s += w[j]! * v;
-    }
-    labels[i] = s > 0 ? 1 : 0;
-  }
-  return { xs, labels, features: 6, classes: 2, n };
-}
 
 test('private rounds through secure aggregation + distributed DP improve accuracy, write a verifiable ledger, and a round below threshold spends nothing', async () => {
   const rng = deterministicRandom(7);
