@@ -92,3 +92,17 @@ export class InfeasibleParameters extends FedveilError {
     super('INFEASIBLE_PARAMETERS', message, options);
   }
 }
+
+/**
+ * A round task contradicts the client's pinned privacy policy (roster too
+ * small, uncertified peer, mode downgrade, too little noise, budget spent,
+ * ...). `field` names the policy field that was violated, e.g.
+ * `dp.minNoiseMultiplier`. The client sends nothing for that round.
+ */
+export class PolicyViolation extends FedveilError {
+  readonly field: string;
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super('POLICY_VIOLATION', `policy ${field}: ${message}`, options);
+    this.field = field;
+  }
+}
