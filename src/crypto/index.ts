@@ -10,3 +10,5 @@ export * from './x25519.js';
 export * from './aead.js';
 export * from './prg.js';
 export * from './shamir.js';
+export * from './merkle.js';
+export * from './certificate.js';
