@@ -21,7 +21,7 @@ import { FedveilError, InvalidArgument, InvalidMessage, ProtocolAborted, Thresho
 import { aint, auint32s } from '../util/assert.js';
 import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.js';
 import {
-  aeadOpen, aeadSeal, ed25519Sign, ed25519Verify, packBits, shamirSplit, x25519Agree, x25519KeyPair,
+  aeadOpen, aeadSeal, ed25519PublicKey, ed25519Sign, ed25519Verify, packBits, shamirSplit, x25519Agree, x25519KeyPair,
   x25519ValidatePublicKey, isFieldElement, SHAMIR_SHARE_BYTES,
 } from './primitives.js';
 import { prgAddIntoAsync, prgAddManyInto, prgBackend, type PrgBackend } from '../crypto/prg.js';
@@ -32,6 +32,7 @@ import {
   advertiseStatement, consistencyStatement, pairMaskKey, pairSign, selfMaskKey, seedCommitment, sessionId, shareAad, shareKey,
 } from './derive.js';
 import { OMIT_PAIRWISE_MASK } from './bench-hooks.js';
+import { hasSurvivor, survivorCount } from './survivors.js';
 import type {
   AdvertisedKeys, KeysBroadcastMsg, Outgoing, SecAggClientApi, SecAggClientOptions, SecAggConfig, SecAggMessage,
   SecAggMessageType, SecAggStage, SharesRelayMsg, UnmaskRequestMsg, ConsistencyRequestMsg, RevealedShare,
@@ -82,14 +83,14 @@ export class SecAggClient implements SecAggClientApi {
 
   private sid: Uint8Array | undefined;
   private peers = new Map<number, AdvertisedKeys>();
-  /** Every id in the key broadcast (U1 as this client saw it). */
-  private advertisedIds = new Set<number>();
+  /** This client and its neighbours: the only owners whose shares it holds (k + 1 of them). */
+  private readonly holderSet: Set<number>;
   /** AEAD keys of the share bundles, per neighbour (one c-agreement each). */
   private shareKeys = new Map<number, Uint8Array>();
   /** Shares this client holds, by owner (including its own). */
   private held = new Map<number, PeerShares>();
-  /** Survivor set this client signed (active mode). */
-  private signedSurvivors: number[] | undefined;
+  /** Survivor bitmap this client signed (active mode). */
+  private signedSurvivors: Uint8Array | undefined;
   /** Benchmark-only (see bench-hooks.ts); never set in a deployment. */
   [OMIT_PAIRWISE_MASK]?: (peer: number) => boolean;
   /**
@@ -97,8 +98,6 @@ export class SecAggClient implements SecAggClientApi {
    * {@link clientMaskBackend}(). Every backend gives the same masked input.
    */
   prgBackend: PrgBackend | undefined = undefined;
-  /** Which kind of share was revealed per owner: I1 bookkeeping. */
-  private revealed = new Map<number, 'seed' | 'key'>();
 
   constructor(opts: SecAggClientOptions) {
     const { config } = opts;
@@ -112,10 +111,17 @@ export class SecAggClient implements SecAggClientApi {
       if (!(opts.signingKey instanceof Uint8Array) || opts.signingKey.length !== 32) {
         throw new InvalidArgument('signingKey: active mode needs this client\'s 32-byte Ed25519 secret key');
       }
+      // Peers check this client's signatures against the roster's key at its id:
+      // a roster that lists another key there (or this key elsewhere) is refused by the caller.
+      const listed = config.verifyKeys?.[opts.id - 1];
+      if (!listed || !bytesEqual(listed, ed25519PublicKey(opts.signingKey))) {
+        throw new InvalidMessage(`the roster's verify key for id ${opts.id} is not this client's key`, 'server');
+      }
     }
     this.id = opts.id;
     this.config = config;
     this.graph = neighbourGraph(config);
+    this.holderSet = new Set(this.graph.holders(opts.id));
     this.rng = opts.rng ?? systemRandom;
     this.tag = roundTag(config);
     this.signingKey = opts.signingKey;
@@ -202,17 +208,16 @@ export class SecAggClient implements SecAggClientApi {
     if (!mine || !bytesEqual(mine.cPk, this.cKeys.publicKey) || !bytesEqual(mine.sPk, this.sKeys.publicKey) || !bytesEqual(mine.seedCommit, this.seedCommit)) {
       throw new InvalidMessage('the key broadcast does not contain this client\'s own keys', 'server');
     }
-    // I5: the session id commits to the whole broadcast as received.
-    this.sid = sessionId(this.tag, msg.keys);
-    this.advertisedIds = new Set(msg.keys.map((k) => k.id));
-    // Only neighbours' keys are ever used: validate those (O(k), not O(n)).
-    const neighbours = new Set(this.graph.neighbours(this.id));
+    // I5: the session id commits to the round tag (roster, parameters, plan, model, session).
+    this.sid = sessionId(this.tag);
+    // Only neighbours' keys are ever used: validate those (O(k), not O(n));
+    // entries of non-neighbours are ignored.
     for (const k of msg.keys) {
-      if (k.id === this.id || !neighbours.has(k.id)) continue;
+      if (k.id === this.id || !this.holderSet.has(k.id)) continue;
       // I3: curve points are validated; a peer with an invalid (e.g. low-order)
       // key, or a bad signature in active mode, is excluded like a dropout.
-      // Every honest client applies the same rule to the same broadcast, so
-      // they agree on the exclusion.
+      // Every honest client applies the same rule to the same advertisement,
+      // so they agree on the exclusion.
       if (!this.acceptablePeer(k)) continue;
       this.peers.set(k.id, k);
     }
@@ -249,7 +254,8 @@ export class SecAggClient implements SecAggClientApi {
       throw err;
     }
     if (this.config.mode === 'active') {
-      const vk = this.config.verifyKeys![k.id - 1]!;
+      const vk = this.config.verifyKeys![k.id - 1];
+      if (!vk) return false;
       if (!ed25519Verify(vk, advertiseStatement(this.tag, k.id, k.cPk, k.sPk, k.seedCommit), k.sig)) return false;
     }
     return true;
@@ -316,63 +322,70 @@ export class SecAggClient implements SecAggClientApi {
     return [this.toServer({ type: 'ConsistencySignature', v: this.config.version, sid: this.sid!, from: this.id, sig })];
   }
 
-  private checkSurvivors(survivors: number[]): void {
+  private checkSurvivors(survivors: Uint8Array): void {
     // I2: never help unmask a set smaller than t.
-    if (survivors.length < this.config.threshold) throw new ThresholdNotMet(survivors.length, this.config.threshold, 'Unmasking (survivor set)');
-    if (!survivors.includes(this.id)) throw new InvalidMessage('survivor set omits this client, which sent its masked input', 'server');
-    for (const v of survivors) {
-      if (!this.advertisedIds.has(v)) throw new InvalidMessage(`survivor ${v} never advertised keys`, 'server');
-      if (this.graph.adjacent(this.id, v) && !this.peers.has(v)) throw new InvalidMessage(`survivor ${v} is a neighbour whose keys were invalid`, 'server');
+    const count = survivorCount(survivors);
+    if (count < this.config.threshold) throw new ThresholdNotMet(count, this.config.threshold, 'Unmasking (survivor set)');
+    if (!hasSurvivor(survivors, this.id)) throw new InvalidMessage('survivor set omits this client, which sent its masked input', 'server');
+    // I2 (neighbourhood): at least t of this client's share holders (itself
+    // and its neighbours) must have survived. With SecAgg+ the coordinator
+    // can only decode sums over groups of survivors joined by unremoved
+    // pairwise masks; this keeps every such group that contains this client
+    // at >= t survivors, hence >= t - g honest ones when g collude (I6).
+    let local = 0;
+    for (const v of this.holderSet) {
+      if (!hasSurvivor(survivors, v)) continue;
+      if (v !== this.id && !this.peers.has(v)) throw new InvalidMessage(`survivor ${v} is a neighbour whose keys were invalid or never advertised`, 'server');
+      local++;
     }
+    if (local < this.config.threshold) throw new ThresholdNotMet(local, this.config.threshold, 'Unmasking (surviving share holders)');
   }
 
-  /** Stage 3: reveal the seed share of each surviving owner, the key share of each dropped one (I1). */
+  /**
+   * Stage 3: reveal the seed share of each surviving owner, the key share of
+   * each dropped one. I1: the bitmap gives each owner exactly one status, and
+   * the client answers a single request per round (it is Done afterwards and
+   * refuses any further frame), so it never reveals both shares of an owner.
+   */
   private onUnmask(msg: UnmaskRequestMsg): Outgoing[] {
     const sid = this.sid!;
-    const { survivors, dropped } = msg;
-    // I1: a peer listed both as survivor and as dropped means "give me both shares": refuse.
-    const survivorSet = new Set(survivors);
-    for (const v of dropped) {
-      if (survivorSet.has(v)) {
-        throw new ProtocolAborted(`I1: server asked for both the seed share and the key share of client ${v}`, { code: 'BOTH_SHARES_REQUESTED' });
-      }
-    }
+    const { survivors } = msg;
     this.checkSurvivors(survivors);
     if (this.config.mode === 'active') {
-      // I2 (active): the survivor set must be the one this client signed and
-      // carry >= t valid signatures on it, so no two honest clients can have
-      // been shown different sets.
-      if (!this.signedSurvivors || !sameIds(this.signedSurvivors, survivors)) {
+      // I2 (active): the survivor set must be the one this client signed, and
+      // at least t of its own share holders must have signed that same set.
+      // Honest clients sign once; with 2t > k + 1 + g no two different sets
+      // can each collect t signatures among one client's k + 1 holders, so
+      // the coordinator cannot obtain both a client's self-mask seed and its
+      // mask key by showing holders different sets (split view).
+      if (!this.signedSurvivors || !bytesEqual(this.signedSurvivors, survivors)) {
         throw new ProtocolAborted('consistency check failed: survivor set differs from the one this client signed', { code: 'INCONSISTENT_SURVIVORS' });
       }
       const statement = consistencyStatement(sid, survivors);
       let valid = 0;
+      let prev = 0;
       for (const { id, sig } of msg.sigs) {
-        if (!survivorSet.has(id)) throw new ProtocolAborted(`consistency signature from ${id}, who is not a survivor`, { code: 'INCONSISTENT_SURVIVORS' });
-        if (!ed25519Verify(this.config.verifyKeys![id - 1]!, statement, sig)) {
+        if (id <= prev) throw new InvalidMessage('consistency signatures must be in ascending id order', 'server');
+        prev = id;
+        if (!this.holderSet.has(id) || !hasSurvivor(survivors, id)) throw new ProtocolAborted(`consistency signature from ${id}, who is not a surviving share holder of this client`, { code: 'INCONSISTENT_SURVIVORS' });
+        const vk = this.config.verifyKeys![id - 1];
+        if (!vk || !ed25519Verify(vk, statement, sig)) {
           throw new ProtocolAborted(`consistency signature of ${id} does not verify: survivor sets differ between clients`, { code: 'INCONSISTENT_SURVIVORS' });
         }
         valid++;
       }
-      if (valid < this.config.threshold) throw new ThresholdNotMet(valid, this.config.threshold, 'ConsistencyCheck (signatures)');
+      if (valid < this.config.threshold) throw new ThresholdNotMet(valid, this.config.threshold, 'ConsistencyCheck (share holders\' signatures)');
     }
     const seedShares: RevealedShare[] = [];
     const keyShares: RevealedShare[] = [];
-    const droppedSet = new Set(dropped);
     const owners = [...this.held.keys()].sort((a, b) => a - b);
     for (const owner of owners) {
-      const kind = survivorSet.has(owner) ? 'seed' : droppedSet.has(owner) ? 'key' : undefined;
-      if (kind === undefined) continue;
-      // I1: never reveal the other kind of share of an owner, across all requests.
-      const before = this.revealed.get(owner);
-      if (before !== undefined && before !== kind) {
-        throw new ProtocolAborted(`I1: refusing to reveal the ${kind} share of ${owner} after its ${before} share`, { code: 'BOTH_SHARES_REQUESTED' });
-      }
-      this.revealed.set(owner, kind);
       const held = this.held.get(owner)!;
-      if (kind === 'seed') seedShares.push({ of: owner, y: held.seedShare });
+      // I1: exactly one share per owner, chosen by its single bit.
+      if (hasSurvivor(survivors, owner)) seedShares.push({ of: owner, y: held.seedShare });
       else keyShares.push({ of: owner, y: held.keyShare });
     }
+    this.held.clear();
     this._stage = 'Done';
     return [this.toServer({ type: 'UnmaskResponse', v: this.config.version, sid, from: this.id, seedShares, keyShares })];
   }
@@ -385,6 +398,3 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
-function sameIds(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}

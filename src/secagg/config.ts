@@ -17,7 +17,7 @@ import { InvalidArgument } from '../errors.js';
 import { abits, abytes, aint, aoneOf } from '../util/assert.js';
 import { randomBytes } from '../crypto/random.js';
 import { sha256 } from './primitives.js';
-import type { SecAggConfig, SecAggConfigInput } from './types.js';
+import type { RoundCommitment, SecAggConfig, SecAggConfigInput } from './types.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest roster supported (ids must fit the Shamir evaluation points and u32 encodings). */
@@ -61,13 +61,23 @@ export function makeConfig(input: SecAggConfigInput): SecAggConfig {
   aint('limits.maxFrameBytes', maxFrameBytes, 1024, 2 ** 31 - 1);
   const stageTimeoutMs = input.stageTimeoutMs ?? 30_000;
   aint('stageTimeoutMs', stageTimeoutMs, 1, 2 ** 31 - 1);
-  let verifyKeys: readonly Uint8Array[] | undefined;
+  const commitment = makeCommitment(input.commitment);
+  const committedRoster = commitment.rosterRoot.some((b) => b !== 0);
+  let verifyKeys: readonly (Uint8Array | undefined)[] | undefined;
   if (mode === 'active') {
     if (!Array.isArray(input.verifyKeys) || input.verifyKeys.length !== n) {
       throw new InvalidArgument('verifyKeys: active mode needs the Ed25519 public key of every roster member (length n)');
     }
-    input.verifyKeys.forEach((k, i) => abytes(`verifyKeys[${i}]`, k, 32));
-    verifyKeys = Object.freeze(input.verifyKeys.map((k) => Uint8Array.from(k)));
+    let missing = 0;
+    input.verifyKeys.forEach((k, i) => {
+      if (k === undefined) missing++;
+      else abytes(`verifyKeys[${i}]`, k, 32);
+    });
+    // I5: a client that knows only its neighbours' keys must have the whole
+    // roster committed elsewhere (the Merkle root), or the round tag would
+    // commit to nothing about the others.
+    if (missing > 0 && !committedRoster) throw new InvalidArgument('verifyKeys: a partial list needs commitment.rosterRoot');
+    verifyKeys = Object.freeze(input.verifyKeys.map((k) => (k === undefined ? undefined : Uint8Array.from(k))));
   } else if (input.verifyKeys !== undefined) {
     throw new InvalidArgument('verifyKeys: only used in active mode');
   }
@@ -79,6 +89,7 @@ export function makeConfig(input: SecAggConfigInput): SecAggConfig {
     limits: Object.freeze({ maxFrameBytes }),
     stageTimeoutMs,
     ...(verifyKeys ? { verifyKeys } : {}),
+    commitment,
   };
   return Object.freeze(config);
 }
@@ -91,6 +102,24 @@ function defaultMaxFrameBytes(n: number, dim: number, bits: number): number {
   const vector = Math.ceil((dim * bits) / 8);
   const keys = n * 200;
   return Math.min(2 ** 31 - 1, 2 * Math.max(vector, keys) + 65536);
+}
+
+const ZERO32 = new Uint8Array(32);
+
+/** Validate and freeze a round commitment; missing fields are all-zero (unused). */
+function makeCommitment(c: Partial<RoundCommitment> | undefined): RoundCommitment {
+  const field = (name: keyof RoundCommitment): Uint8Array => {
+    const v = c?.[name];
+    if (v === undefined) return ZERO32;
+    abytes(`commitment.${name}`, v, 32);
+    return Uint8Array.from(v);
+  };
+  return Object.freeze({
+    rosterRoot: field('rosterRoot'),
+    planHash: field('planHash'),
+    modelHash: field('modelHash'),
+    coordinatorSession: field('coordinatorSession'),
+  });
 }
 
 function u32(v: number): Uint8Array {
@@ -117,21 +146,27 @@ export { u32 };
 const roundTags = new WeakMap<SecAggConfig, Uint8Array>();
 
 /**
- * Round tag: SHA-256 over every public parameter, the seed and the round
- * number (and the PKI in active mode). Messages of another round, session
- * configuration or deployment carry another tag and are rejected (I5).
+ * Round tag: SHA-256 over every public parameter, the seed, the round
+ * number and the round commitment (roster root, plan hash, model hash,
+ * coordinator session), and, in active mode without a roster root, the
+ * whole PKI. Messages of another round, session configuration, roster, plan,
+ * model or deployment carry another tag and are rejected (I5).
  */
 export function roundTag(config: SecAggConfig): Uint8Array {
   const hit = roundTags.get(config);
   if (hit) return hit;
   const enc = new TextEncoder();
+  const c = config.commitment;
   const parts: Uint8Array[] = [
-    enc.encode('fedveil/v1/secagg/round'),
+    enc.encode('fedveil/v2/secagg/round'),
     u32(config.version), u32(config.n), u32(config.threshold), u32(config.bits), u32(config.dim),
     enc.encode(config.graph), u32(config.degree), enc.encode(config.mode),
     config.seed, u32(config.round),
+    c.rosterRoot, c.planHash, c.modelHash, c.coordinatorSession,
   ];
-  if (config.verifyKeys) parts.push(sha256(framed([...config.verifyKeys])));
+  // I5: with a roster root the root stands for every key (clients may know only their neighbours');
+  // without one, the full key list is hashed in.
+  if (config.verifyKeys && !c.rosterRoot.some((b) => b !== 0)) parts.push(sha256(framed(config.verifyKeys.map((k) => k!))));
   const tag = sha256(framed(parts));
   roundTags.set(config, tag);
   return tag;

@@ -7,17 +7,16 @@
  * secret, with the session id and both client ids (smaller first) as
  * context. A key for one purpose, pair or session says nothing about
  * another.
- * I5 (session binding): the session id is SHA-256 over the round tag (which
- * commits to the roster 1..n, all parameters, the seed and the round number)
- * and every advertised entry (id, both public keys, seed commitment,
- * signature). Everything after AdvertiseKeys carries it; a client that was
- * shown a different key set computes a different id, and its frames are
- * rejected everywhere else.
+ * I5 (session binding): the session id is SHA-256 over the round tag, which
+ * commits to the roster, all parameters, the seed, the round number and the
+ * round commitment (plan, model, coordinator session). Everything after
+ * AdvertiseKeys carries it; a client that was shown a different roster,
+ * plan or model computes a different id, cannot open its neighbours' share
+ * bundles, and its frames are rejected everywhere else.
  */
 import { deriveKey, sha256 } from './primitives.js';
 import { nodeCrypto } from '../crypto/native.js';
 import { framed, u32 } from './config.js';
-import type { AdvertisedKeys } from './types.js';
 
 const enc = new TextEncoder();
 const SESSION = enc.encode('fedveil/v1/secagg/session');
@@ -25,35 +24,17 @@ const SHARE_AAD = enc.encode('fedveil/v1/secagg/share');
 const ADVERTISE = enc.encode('fedveil/v1/secagg/advertise');
 const CONSISTENCY = enc.encode('fedveil/v1/secagg/consistency');
 
-/** I5: the session id commits to the round tag and every advertised key. */
-export function sessionId(roundTag: Uint8Array, keys: readonly AdvertisedKeys[]): Uint8Array {
-  // Same bytes as framed([SESSION, roundTag, u32(count), ...per entry: u32(id), cPk, sPk, seedCommit, sig]),
-  // written into one buffer: every client hashes all n entries, so avoid n small allocations.
-  let total = 4 + SESSION.length + 4 + roundTag.length + 8;
-  for (const k of keys) total += 8 + 4 + k.cPk.length + 4 + k.sPk.length + 4 + k.seedCommit.length + 4 + k.sig.length;
-  const buf = new Uint8Array(total);
-  const view = new DataView(buf.buffer);
-  let off = 0;
-  const put = (b: Uint8Array) => {
-    view.setUint32(off, b.length, false);
-    buf.set(b, off + 4);
-    off += 4 + b.length;
-  };
-  const putU32 = (x: number) => {
-    view.setUint32(off, 4, false);
-    view.setUint32(off + 4, x, false);
-    off += 8;
-  };
-  put(SESSION);
-  put(roundTag);
-  putU32(keys.length);
-  for (const k of keys) {
-    putU32(k.id);
-    put(k.cPk);
-    put(k.sPk);
-    put(k.seedCommit);
-    put(k.sig);
-  }
+/**
+ * I5: the session id. The round tag already commits to the roster (its
+ * Merkle root or its key list), the parameters, the seed, the round, the
+ * plan, the model and the coordinator session; in active mode every
+ * advertisement is signed over the round tag by a key of that roster, so
+ * the coordinator cannot swap a peer's keys without forging its signature.
+ * Advertised keys are therefore not hashed in: a SecAgg+ client sees only
+ * its neighbours' keys, and all clients must agree on one id.
+ */
+export function sessionId(roundTag: Uint8Array): Uint8Array {
+  const buf = framed([SESSION, roundTag]);
   // Native SHA-256 on Node (same digest; noble's JS hash is the portable fallback).
   const nc = nodeCrypto();
   return nc ? new Uint8Array(nc.createHash('sha256').update(buf).digest()) : sha256(buf);
@@ -93,12 +74,9 @@ export function advertiseStatement(roundTag: Uint8Array, id: number, cPk: Uint8A
   return framed([ADVERTISE, roundTag, u32(id), cPk, sPk, seedCommit]);
 }
 
-/** Statement signed in the ConsistencyCheck round (Bonawitz §4): the survivor set U3. */
-export function consistencyStatement(sid: Uint8Array, survivors: readonly number[]): Uint8Array {
-  const ids = new Uint8Array(4 * survivors.length);
-  const view = new DataView(ids.buffer);
-  survivors.forEach((x, i) => view.setUint32(4 * i, x, false));
-  return framed([CONSISTENCY, sid, ids]);
+/** Statement signed in the ConsistencyCheck round (Bonawitz §4): the survivor set U3 as its canonical bitmap. */
+export function consistencyStatement(sid: Uint8Array, survivors: Uint8Array): Uint8Array {
+  return framed([CONSISTENCY, sid, survivors]);
 }
 
 /** +1 if u < v else -1: the pairwise masks of u and v cancel in the sum. */

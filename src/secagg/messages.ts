@@ -7,7 +7,8 @@
  * stage), the protocol version, the round tag / session id (so frames of
  * another round or session are rejected: I5), the sender id (in the roster,
  * equal to the transport's sender), every length and size, and that id lists
- * are strictly ascending and in the roster. Curve points are checked by the
+ * are strictly ascending and in the roster, and that survivor bitmaps are
+ * canonical. Curve points are checked by the
  * state machines (a bad key excludes that peer, not the whole frame).
  * Any violation is an InvalidMessage naming the sender; decoding never throws
  * anything else and never returns a partially validated message.
@@ -16,6 +17,7 @@ import { Packr } from 'msgpackr';
 import { InvalidMessage } from '../errors.js';
 import { PROTOCOL_VERSION } from './config.js';
 import { SHAMIR_SHARE_BYTES } from './primitives.js';
+import { isCanonicalSurvivors, survivorBytes } from './survivors.js';
 import type {
   AdvertisedKeys, EncryptedShare, RevealedShare, SecAggConfig, SecAggMessage, SecAggMessageType, SurvivorSignature,
 } from './types.js';
@@ -86,16 +88,11 @@ function array(s: Sender, o: Record<string, unknown>, field: string, max: number
   return v;
 }
 
-/** Strictly ascending roster ids. */
-function idList(s: Sender, o: Record<string, unknown>, field: string, n: number): number[] {
-  const arr = array(s, o, field, n);
-  let prev = 0;
-  return arr.map((v, i) => {
-    const x = id(s, v, n, `${field}[${i}]`);
-    if (x <= prev) fail(s, `${field}: ids must be strictly ascending`);
-    prev = x;
-    return x;
-  });
+/** The survivor bitmap: canonical for the roster (survivors.ts). */
+function survivorBitmap(s: Sender, o: Record<string, unknown>, n: number): Uint8Array {
+  const b = bytes(s, o, 'survivors', survivorBytes(n));
+  if (!isCanonicalSurvivors(b, n)) fail(s, 'survivors: bits set beyond the roster');
+  return b;
 }
 
 function entry(s: Sender, v: unknown, field: string): Record<string, unknown> {
@@ -199,7 +196,7 @@ export function decodeMessage(frame: Uint8Array, ctx: DecodeContext): SecAggMess
       return { type: t, v, sid, from, y };
     }
     case 'ConsistencyRequest':
-      return { type: t, v, sid, survivors: idList(s, o, 'survivors', n) };
+      return { type: t, v, sid, survivors: survivorBitmap(s, o, n) };
     case 'ConsistencySignature':
       return { type: t, v, sid, from, sig: bytes(s, o, 'sig', SIG_BYTES) };
     case 'UnmaskRequest': {
@@ -211,7 +208,7 @@ export function decodeMessage(frame: Uint8Array, ctx: DecodeContext): SecAggMess
         prev = sidOf;
         return { id: sidOf, sig: bytes(s, e, 'sig', SIG_BYTES) };
       });
-      return { type: t, v, sid, survivors: idList(s, o, 'survivors', n), dropped: idList(s, o, 'dropped', n), sigs };
+      return { type: t, v, sid, survivors: survivorBitmap(s, o, n), sigs };
     }
     case 'UnmaskResponse':
       return {

@@ -7,7 +7,7 @@
  */
 
 export { sha256, deriveKey } from '../crypto/hash.js';
-export { ed25519KeyPair, ed25519Sign, ed25519Verify } from '../crypto/signatures.js';
+export { ed25519KeyPair, ed25519PublicKey, ed25519Sign, ed25519Verify } from '../crypto/signatures.js';
 export { x25519Agree, x25519KeyPair, x25519PublicKey, x25519ValidatePublicKey } from '../crypto/x25519.js';
 export { aeadSeal, aeadOpen } from '../crypto/aead.js';
 export { prgAddInto } from '../crypto/prg.js';

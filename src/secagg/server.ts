@@ -31,6 +31,7 @@ import {
   type ShamirShare,
 } from './primitives.js';
 import { removeMasks } from './unmask.js';
+import { encodeSurvivors } from './survivors.js';
 import { roundTag } from './config.js';
 import { neighbourGraph, type NeighbourGraph } from './graph.js';
 import { decodeMessage, encodeMessage } from './messages.js';
@@ -68,6 +69,8 @@ export class SecAggServer implements SecAggServerApi {
   private scratch: Uint32Array | undefined;
   private readonly masked = new Set<number>();
   private u3: number[] = [];
+  /** U3 as its canonical bitmap (survivors.ts): what clients sign. */
+  private u3Bitmap: Uint8Array | undefined;
   private readonly consistencySigs = new Map<number, Uint8Array>();
   private recipients = new Set<number>();
   private readonly responses = new Map<number, UnmaskResponseMsg>();
@@ -239,7 +242,7 @@ export class SecAggServer implements SecAggServerApi {
   private onSignature(from: number, msg: ConsistencySignatureMsg): void {
     if (!this.u3.includes(from)) throw new InvalidMessage('ConsistencySignature from a client outside U3', from);
     if (this.consistencySigs.has(from)) throw new InvalidMessage('duplicate ConsistencySignature', from);
-    if (!ed25519Verify(this.config.verifyKeys![from - 1]!, consistencyStatement(this.sid!, this.u3), msg.sig)) {
+    if (!ed25519Verify(this.config.verifyKeys![from - 1]!, consistencyStatement(this.sid!, this.u3Bitmap!), msg.sig)) {
       throw new InvalidMessage('consistency signature does not verify', from);
     }
     this.consistencySigs.set(from, msg.sig);
@@ -284,11 +287,17 @@ export class SecAggServer implements SecAggServerApi {
         this.u1 = [...this.advertised.keys()].sort((a, b) => a - b);
         this.need(this.u1.length, 'AdvertiseKeys');
         this.u1Set = new Set(this.u1);
-        const keys = this.u1.map((id) => this.advertised.get(id)!);
-        this.sid = sessionId(this.tag, keys); // I5
+        this.sid = sessionId(this.tag); // I5
         this._stage = 'ShareKeys';
-        const frame = encodeMessage({ type: 'KeysBroadcast', v, round: this.tag, keys });
-        return this.u1.map((to) => ({ to, frame }));
+        if (this.config.graph === 'full') {
+          const frame = encodeMessage({ type: 'KeysBroadcast', v, round: this.tag, keys: this.u1.map((id) => this.advertised.get(id)!) });
+          return this.u1.map((to) => ({ to, frame }));
+        }
+        // SecAgg+: each client receives only its share holders' keys (O(k) bytes, not O(n)).
+        return this.u1.map((to) => this.send(to, {
+          type: 'KeysBroadcast', v, round: this.tag,
+          keys: this.graph.holders(to).filter((id) => this.u1Set.has(id)).map((id) => this.advertised.get(id)!),
+        }));
       }
       case 'ShareKeys': {
         this.u2 = [...this.shareBundles.keys()].sort((a, b) => a - b);
@@ -307,17 +316,18 @@ export class SecAggServer implements SecAggServerApi {
       case 'MaskedInputCollection': {
         this.u3 = [...this.masked].sort((a, b) => a - b);
         this.need(this.u3.length, 'MaskedInputCollection');
+        this.u3Bitmap = encodeSurvivors(this.u3, this.config.n);
         if (this.config.mode === 'active') {
           this._stage = 'ConsistencyCheck';
-          const frame = encodeMessage({ type: 'ConsistencyRequest', v, sid: this.sid!, survivors: this.u3 });
+          const frame = encodeMessage({ type: 'ConsistencyRequest', v, sid: this.sid!, survivors: this.u3Bitmap });
           return this.u3.map((to) => ({ to, frame }));
         }
-        return this.requestUnmask(this.u3, []);
+        return this.requestUnmask(this.u3);
       }
       case 'ConsistencyCheck': {
         const u4 = [...this.consistencySigs.keys()].sort((a, b) => a - b);
         this.need(u4.length, 'ConsistencyCheck');
-        return this.requestUnmask(u4, u4.map((id) => ({ id, sig: this.consistencySigs.get(id)! })));
+        return this.requestUnmask(u4);
       }
       case 'Unmasking':
         this.finish();
@@ -327,13 +337,24 @@ export class SecAggServer implements SecAggServerApi {
     }
   }
 
-  private requestUnmask(to: number[], sigs: { id: number; sig: Uint8Array }[]): Outgoing[] {
-    const u3 = new Set(this.u3);
-    const dropped = this.u2.filter((u) => !u3.has(u));
+  /**
+   * Ask `to` to unmask. In active mode each recipient gets the signatures of
+   * its own share holders only: those are the ones it can check and needs
+   * (at least t of them), and its download stays O(k).
+   */
+  private requestUnmask(to: number[]): Outgoing[] {
     this.recipients = new Set(to);
     this._stage = 'Unmasking';
-    const frame = encodeMessage({ type: 'UnmaskRequest', v: this.config.version, sid: this.sid!, survivors: this.u3, dropped, sigs });
-    return to.map((id) => ({ to: id, frame }));
+    const survivors = this.u3Bitmap!;
+    const v = this.config.version;
+    if (this.config.mode !== 'active') {
+      const frame = encodeMessage({ type: 'UnmaskRequest', v, sid: this.sid!, survivors, sigs: [] });
+      return to.map((id) => ({ to: id, frame }));
+    }
+    return to.map((id) => this.send(id, {
+      type: 'UnmaskRequest', v, sid: this.sid!, survivors,
+      sigs: this.graph.holders(id).filter((h) => this.consistencySigs.has(h)).map((h) => ({ id: h, sig: this.consistencySigs.get(h)! })),
+    }));
   }
 
   /** Collect >= t shares of `owner`'s secret from the responders, lowest ids first. */

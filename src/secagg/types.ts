@@ -62,8 +62,33 @@ export interface SecAggConfig {
   readonly limits: SecAggLimits;
   /** Stage timeout (ms) used by transports to call `server.deadline()`. */
   readonly stageTimeoutMs: number;
-  /** Active mode: Ed25519 public keys of the roster, index id-1 (a PKI; Bonawitz §4). */
-  readonly verifyKeys?: readonly Uint8Array[];
+  /**
+   * Active mode: Ed25519 public keys of the roster, index id-1 (a PKI;
+   * Bonawitz §4). The server knows all of them; a client may know only its
+   * own and its neighbours' (entries of others are undefined), which is
+   * allowed only when `commitment.rosterRoot` commits to the whole roster.
+   */
+  readonly verifyKeys?: readonly (Uint8Array | undefined)[];
+  /** What the round tag binds besides the parameters (I5); all-zero fields when unused. */
+  readonly commitment: RoundCommitment;
+}
+
+/**
+ * The round commitment (I5): 32-byte digests bound into the round tag, hence
+ * into the session id and every signed statement. A passed ConsistencyCheck
+ * then proves that every signer saw the same roster, plan, model, round and
+ * coordinator session. The secagg layer treats them as opaque bytes; the
+ * client runtime computes them itself from what it verified.
+ */
+export interface RoundCommitment {
+  /** Merkle root (RFC 6962) over the roster's certified entries. */
+  readonly rosterRoot: Uint8Array;
+  /** Hash of the canonical encoding of the round's DP plan. */
+  readonly planHash: Uint8Array;
+  /** Hash of the global model the clients received. */
+  readonly modelHash: Uint8Array;
+  /** The coordinator's session (fresh per coordinator start). */
+  readonly coordinatorSession: Uint8Array;
 }
 
 /** Inputs to `makeConfig` (everything except n, threshold, dim has a default). */
@@ -79,7 +104,8 @@ export interface SecAggConfigInput {
   round?: number;
   limits?: Partial<SecAggLimits>;
   stageTimeoutMs?: number;
-  verifyKeys?: readonly Uint8Array[];
+  verifyKeys?: readonly (Uint8Array | undefined)[];
+  commitment?: Partial<RoundCommitment>;
 }
 
 /** A frame to deliver: to client id `to`, or to the server. */
@@ -212,7 +238,12 @@ export interface AdvertisedKeys {
   sig: Uint8Array;
 }
 
-/** Server -> client: every accepted advertisement (U1), ascending id. */
+/**
+ * Server -> client: the accepted advertisements (U1) of the recipient's share
+ * holders (itself and its neighbours; everyone on the full graph), ascending
+ * id. SecAgg+ clients never receive keys of non-neighbours, so a client's
+ * download grows with k, not n.
+ */
 export interface KeysBroadcastMsg {
   type: 'KeysBroadcast';
   v: number;
@@ -255,15 +286,19 @@ export interface MaskedInputMsg {
   y: Uint8Array;
 }
 
-/** Server -> client (active mode): the set U3 of clients whose masked input was received. */
+/**
+ * Server -> client (active mode): the set U3 of clients whose masked input was
+ * received, as a bitmap over the roster (bit id-1 of byte floor((id-1)/8),
+ * least significant bit first; ceil(n/8) bytes, padding bits zero).
+ */
 export interface ConsistencyRequestMsg {
   type: 'ConsistencyRequest';
   v: number;
   sid: Uint8Array;
-  survivors: number[];
+  survivors: Uint8Array;
 }
 
-/** Client -> server (active mode): signature over (sid, U3). */
+/** Client -> server (active mode): signature over (sid, U3 bitmap). */
 export interface ConsistencySignatureMsg {
   type: 'ConsistencySignature';
   v: number;
@@ -279,17 +314,19 @@ export interface SurvivorSignature {
 }
 
 /**
- * Server -> client, stage 3: the survivor set U3 and the dropped set
- * (U2 \ U3). For each holder peer the client reveals the self-mask-seed
- * share (peer survived) or the mask-key share (peer dropped), never both (I1).
+ * Server -> client, stage 3: the survivor set U3 as a bitmap (as in
+ * ConsistencyRequest). For each owner whose shares it holds, the client
+ * reveals the self-mask-seed share (owner survived: bit set) or the
+ * mask-key share (owner dropped after sharing: bit clear), never both (I1):
+ * the bitmap gives every owner exactly one status, and a client answers one
+ * request per round.
  */
 export interface UnmaskRequestMsg {
   type: 'UnmaskRequest';
   v: number;
   sid: Uint8Array;
-  survivors: number[];
-  dropped: number[];
-  /** Active mode: at least t signatures over (sid, survivors). */
+  survivors: Uint8Array;
+  /** Active mode: the consistency signatures of the recipient's share holders on (sid, survivors). */
   sigs: SurvivorSignature[];
 }
 

@@ -8,6 +8,8 @@ import { FedveilError, InvalidMessage, ProtocolAborted, ThresholdNotMet } from '
 import { decodeMessage, encodeMessage } from '../../src/secagg/messages.js';
 import { roundTag } from '../../src/secagg/config.js';
 import { consistencyStatement } from '../../src/secagg/derive.js';
+import { encodeSurvivors } from '../../src/secagg/survivors.js';
+import { neighbourGraph } from '../../src/secagg/graph.js';
 import { ed25519Verify } from '../../src/crypto/signatures.js';
 import type { Outgoing } from '../../src/secagg/types.js';
 import { advertise, byRecipient, exchange, harness, plainSum, toServer, type Harness } from './helpers.js';
@@ -30,30 +32,26 @@ async function upToUnmask(h: Harness, skipMasked: number[] = []): Promise<Outgoi
 }
 
 describe('I1: a client never reveals both shares of one peer', () => {
-  test('asked for the seed share and the key share of the same peer -> refuses and aborts', async () => {
+  test('the survivor bitmap gives each owner one status: a dropped peer gets its key share only, a survivor its seed share only', async () => {
     const h = harness({ n: 5, threshold: 3, dim: 8, bits: 16 });
     const req = await upToUnmask(h, [5]);
-    const forged = rewrite(frameFor(req, 1), (m) => {
-      m.dropped = [2, 5]; // 2 is also listed as a survivor
-    });
-    await expect(h.clients[0]!.handle(forged)).rejects.toMatchObject({ code: 'BOTH_SHARES_REQUESTED' });
-    expect(h.clients[0]!.stage).toBe('Aborted');
-    // Aborted clients reveal nothing afterwards, not even for an honest request.
-    await expect(h.clients[0]!.handle(frameFor(req, 1))).rejects.toBeInstanceOf(ProtocolAborted);
+    const out = await h.clients[0]!.handle(frameFor(req, 1));
+    const resp = raw.unpack(out[0]!.frame) as { seedShares: { of: number }[]; keyShares: { of: number }[] };
+    expect(resp.seedShares.map((s) => s.of)).toEqual([1, 2, 3, 4]);
+    expect(resp.keyShares.map((s) => s.of)).toEqual([5]);
   });
 
-  test('a second unmask request (peer moved from survivor to dropped) is refused', async () => {
+  test('after answering one unmask request a client answers no other, so moving a peer from survivor to dropped reveals nothing more', async () => {
     const h = harness({ n: 5, threshold: 3, dim: 8, bits: 16, seed: 2 });
     const req = await upToUnmask(h, [5]);
     const first = await h.clients[1]!.handle(frameFor(req, 2));
     const resp = raw.unpack(first[0]!.frame) as { seedShares: { of: number }[]; keyShares: { of: number }[] };
     expect(resp.seedShares.map((s) => s.of)).toContain(3);
     expect(resp.keyShares.map((s) => s.of)).toEqual([5]);
-    const second = rewrite(frameFor(req, 2), (m) => {
-      m.survivors = [1, 2, 4, 5];
-      m.dropped = [3];
-    });
-    await expect(h.clients[1]!.handle(second)).rejects.toBeInstanceOf(ProtocolAborted);
+    expect(h.clients[1]!.stage).toBe('Done');
+    // The same round asked again with 3 "dropped": 3's key share would complete the pair.
+    const second = rewrite(frameFor(req, 2), (m) => { m.survivors = encodeSurvivors([1, 2, 4, 5], 5); });
+    await expect(h.clients[1]!.handle(second)).rejects.toMatchObject({ code: 'BAD_STATE' });
   });
 });
 
@@ -61,10 +59,20 @@ describe('I2: unmasking needs at least t survivors (and valid consistency signat
   test('survivor set smaller than t -> ThresholdNotMet, nothing revealed', async () => {
     const h = harness({ n: 5, threshold: 4, dim: 8, bits: 16, seed: 3 });
     const req = await upToUnmask(h);
-    const forged = rewrite(frameFor(req, 1), (m) => {
-      m.survivors = [1, 2, 3];
-      m.dropped = [4, 5];
-    });
+    const forged = rewrite(frameFor(req, 1), (m) => { m.survivors = encodeSurvivors([1, 2, 3], 5); });
+    await expect(h.clients[0]!.handle(forged)).rejects.toBeInstanceOf(ThresholdNotMet);
+    expect(h.clients[0]!.stage).toBe('Aborted');
+  });
+
+  test('SecAgg+: fewer than t surviving share holders around a client -> ThresholdNotMet even when the global set is large', async () => {
+    // n = 12, k = 4, t = 3: client 1 has 4 neighbours; the coordinator claims
+    // that all of them dropped but many others survived (isolating client 1).
+    const h = harness({ n: 12, threshold: 3, dim: 8, bits: 16, graph: 'harary', degree: 4, seed: 11 });
+    const req = await upToUnmask(h);
+    const graph = neighbourGraph(h.config);
+    const others = Array.from({ length: 12 }, (_, i) => i + 1).filter((v) => v === 1 || !graph.adjacent(1, v));
+    const forged = rewrite(frameFor(req, 1), (m) => { m.survivors = encodeSurvivors(others, 12); });
+    expect(others.length).toBeGreaterThanOrEqual(3);
     await expect(h.clients[0]!.handle(forged)).rejects.toBeInstanceOf(ThresholdNotMet);
   });
 
@@ -73,29 +81,32 @@ describe('I2: unmasking needs at least t survivors (and valid consistency signat
     const keys = await advertise(h);
     const relay = await exchange(h, keys);
     const consistency = await exchange(h, relay);
-    const full = [1, 2, 3, 4, 5, 6];
-    const short = [1, 2, 3, 4, 5];
-    // A lying server: clients 1-3 see U3 = all six, clients 4-5 see client 6 "dropped".
+    const full = encodeSurvivors([1, 2, 3, 4, 5, 6], 6);
+    const short = encodeSurvivors([1, 2, 3, 4, 5], 6);
+    // A lying server: clients 1-3 and 6 see U3 = all six, clients 4-5 see client 6 "dropped".
     const sigs = new Map<number, Uint8Array>();
-    for (const id of [1, 2, 3, 4, 5]) {
-      const f = id <= 3 ? frameFor(consistency, id) : rewrite(frameFor(consistency, id), (m) => { m.survivors = short; });
+    for (const id of [1, 2, 3, 4, 5, 6]) {
+      const f = id === 4 || id === 5 ? rewrite(frameFor(consistency, id), (m) => { m.survivors = short; }) : frameFor(consistency, id);
       const out = await h.clients[id - 1]!.handle(f);
       sigs.set(id, (raw.unpack(out[0]!.frame) as { sig: Uint8Array }).sig);
     }
     const sid = h.server.sessionId!;
     expect(ed25519Verify(h.config.verifyKeys![3]!, consistencyStatement(sid, full), sigs.get(4)!)).toBe(false);
-    const unmask = (survivors: number[], signers: number[]): Uint8Array => encodeMessage({
-      type: 'UnmaskRequest', v: 1, sid, survivors, dropped: survivors === short ? [6] : [],
-      sigs: signers.map((id) => ({ id, sig: sigs.get(id)! })),
+    const unmask = (survivors: Uint8Array, signers: number[]): Uint8Array => encodeMessage({
+      type: 'UnmaskRequest', v: 1, sid, survivors, sigs: signers.map((id) => ({ id, sig: sigs.get(id)! })),
     });
-    // Client 1 gets all five signatures: 4's and 5's are on another set.
-    await expect(h.clients[0]!.handle(unmask(full, [1, 2, 3, 4, 5]))).rejects.toMatchObject({ code: 'INCONSISTENT_SURVIVORS' });
-    // Client 2 gets only the matching ones: fewer than t.
+    // Client 1 gets all signatures: 4's and 5's are on another set.
+    await expect(h.clients[0]!.handle(unmask(full, [1, 2, 3, 4, 5, 6]))).rejects.toMatchObject({ code: 'INCONSISTENT_SURVIVORS' });
+    // Client 2 gets only the matching ones but one short of t.
     await expect(h.clients[1]!.handle(unmask(full, [1, 2, 3]))).rejects.toBeInstanceOf(ThresholdNotMet);
     // Client 4 is shown its own (short) set: the others' signatures fail.
     await expect(h.clients[3]!.handle(unmask(short, [1, 2, 3, 4, 5]))).rejects.toMatchObject({ code: 'INCONSISTENT_SURVIVORS' });
-    // And a set other than the one a client signed is refused outright.
-    await expect(h.clients[4]!.handle(unmask(full, [1, 2, 3, 4, 5]))).rejects.toMatchObject({ code: 'INCONSISTENT_SURVIVORS' });
+    // Client 5 signed the short set; it is shown the full set with t valid
+    // signatures ON the full set (1, 2, 3, 6), so only the comparison with
+    // what it signed can refuse it.
+    for (const id of [1, 2, 3, 6]) expect(ed25519Verify(h.config.verifyKeys![id - 1]!, consistencyStatement(sid, full), sigs.get(id)!)).toBe(true);
+    await expect(h.clients[4]!.handle(unmask(full, [1, 2, 3, 6]))).rejects.toMatchObject({ code: 'INCONSISTENT_SURVIVORS' });
+    expect(h.clients[4]!.stage).toBe('Aborted');
   });
 });
 
