@@ -103,6 +103,6 @@ function hararyGraph(n: number, k: number, seed: Uint8Array, round: number): Nei
 }
 
 /** The neighbour graph of a round (same on every party). */
-export function neighbourGraph(config: SecAggConfig): NeighbourGraph {
+export function neighbourGraph(config: Pick<SecAggConfig, 'n' | 'graph' | 'degree' | 'seed' | 'round'>): NeighbourGraph {
   return config.graph === 'full' ? fullGraph(config.n) : hararyGraph(config.n, config.degree, config.seed, config.round);
 }

@@ -11,3 +11,5 @@ export { encodeMessage, decodeMessage, type DecodeContext } from './messages.js'
 export { SecAggClient } from './client.js';
 export { SecAggServer } from './server.js';
 export { runSecAggRound, type RunSecAggRoundOptions, type SecAggRoundResult } from './runner.js';
+export { RosterCommitment, rosterLeafHash, rosterRoot, verifyRosterEntry, type RosterEntry } from './roster.js';
+export { encodeSurvivors, decodeSurvivors, hasSurvivor, survivorCount } from './survivors.js';
