@@ -95,7 +95,7 @@ export function register(program: Command): void {
     .option('--idle-timeout <ms>', 'close connections silent this long', parsePositiveInteger, 60000)
     .option('--auth-timeout <ms>', 'time a new connection has to authenticate', parsePositiveInteger, 10000)
     .option('--json', 'print one JSON summary object on stdout when done')
-    .action(async (opts: ServeOptions) => serve(opts));
+    .action(async (opts: ServeOptions) => serve(opts).catch(failedStart));
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
@@ -128,6 +128,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   // The rounds sum the rotated, padded update (length paddedDim).
   if (dp) opts.dim = planFor(opts.minClients).paddedDim;
   const plans = new Map<number, ReturnType<typeof planFor>>();
+  await assertCanListen(opts.host, opts.port);
   const ledger = opts.ledger ? await openLedger(opts.ledger, opts.ledgerKey ?? `${opts.ledger}.key`, opts) : undefined;
   const enrolled = opts.clientsFile ? await loadEnrolledKeys(opts.clientsFile) : new Set<string>();
   const tls = opts.cert && opts.key ? { cert: await fs.readFile(opts.cert), key: await fs.readFile(opts.key) } : undefined;
@@ -249,6 +250,8 @@ async function serve(opts: ServeOptions): Promise<void> {
     },
   });
   await coordinator.start();
+  // Started: from here on the ledger is in use and is kept whatever happens.
+  undoStart = undefined;
   const url = transport.url();
   // One line tests and scripts can parse.
   if (!opts.json) process.stdout.write(`fedveil serve: listening on ${url}\n`);
@@ -278,15 +281,57 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (signalled) process.exitCode = 130;
 }
 
-/** Open the ledger (continuing it) or create it, with its signing key (created 0600 if missing). */
+/** Files a failed start must remove again (set by openLedger when it created a ledger). */
+let undoStart: (() => Promise<void>) | undefined;
+
+/** A start that fails leaves no files behind; then the error goes on to main (one line). */
+async function failedStart(err: unknown): Promise<never> {
+  const undo = undoStart;
+  undoStart = undefined;
+  if (undo) await undo().catch(() => undefined);
+  throw err;
+}
+
+/**
+ * Refuse a busy port or an address that cannot be bound BEFORE any file is
+ * created, with one line naming the option (a bad --host is a usage error).
+ */
+async function assertCanListen(host: string, port: number): Promise<void> {
+  const net = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? 'ERROR';
+      if (code === 'EADDRINUSE') reject(new CliExit(1, `serve: port ${port} on ${host} is already in use (--port)`, code));
+      else if (code === 'EACCES') reject(new CliExit(1, `serve: no permission to listen on port ${port} (--port)`, code));
+      else reject(new CliExit(2, `serve: cannot listen on --host ${host}: ${err.message}`, code));
+    });
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * Open the ledger (continuing it) or create it, with its signing key
+ * (created 0600 if neither exists). A missing ledger whose key has signed
+ * before is refused unless --new-ledger (openLedgerWithKey); nothing is
+ * created when opening fails. Prints the ledger's public key.
+ */
 async function openLedger(file: string, keyFile: string, opts: ServeOptions): Promise<PrivacyLedger> {
-  const { PrivacyLedger, generateLedgerKey, saveLedgerKey, loadLedgerKey } = await import('../dp/ledger.js');
-  let secretKey: Uint8Array;
-  if (existsSync(keyFile)) secretKey = (await loadLedgerKey(keyFile)).secretKey;
-  else {
-    secretKey = generateLedgerKey().secretKey;
-    await saveLedgerKey(keyFile, secretKey);
+  const { openLedgerWithKey, ledgerRegistryPath } = await import('../dp/ledger.js');
+  const registryExisted = existsSync(ledgerRegistryPath(keyFile));
+  const opened = await openLedgerWithKey(file, {
+    keyFile, newLedger: (opts as ServeOptions & { newLedger?: boolean }).newLedger === true,
+    delta: opts.delta, epsilonBudget: opts.epsilonBudget, accountant: 'rdp', description: `fedveil serve --model ${opts.model ?? ''}`,
+  });
+  const { ledger } = opened;
+  if (opened.created) {
+    undoStart = async () => {
+      await ledger.close();
+      await fs.unlink(file);
+      if (opened.keyCreated) await fs.unlink(keyFile);
+      if (!registryExisted) await fs.unlink(ledgerRegistryPath(keyFile));
+    };
   }
-  if (existsSync(file)) return PrivacyLedger.open(file, { secretKey });
-  return PrivacyLedger.create(file, { secretKey, delta: opts.delta, epsilonBudget: opts.epsilonBudget, accountant: 'rdp', description: `fedveil serve --model ${opts.model ?? ''}` });
+  process.stderr.write(`fedveil serve: ledger ${file} ${opened.created ? 'created' : `continued after round ${ledger.rounds}`} (epsilon ${ledger.epsilon.toFixed(4)} of ${ledger.budget}); public key ${opened.publicKey} (auditors: fedveil audit --public-key ${opened.publicKey})\n`);
+  return ledger;
 }

@@ -1,5 +1,5 @@
 /**
- * `fedveil simulate` (DESIGN.md section 7, the main job): federated
+ * `fedveil simulate` (the main job, `npm start`): federated
  * training of a tfjs model on MNIST across simulated clients, every round
  * through the privacy layer (distributed DP + secure aggregation), with a
  * signed privacy ledger that `fedveil audit` verifies.
@@ -15,6 +15,7 @@
  * ledger's signing key is always fresh from the system CSPRNG.
  */
 import { Option, type Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SIMULATION, type SimulationParams } from '../fl/simulation-params.js';
@@ -39,6 +40,7 @@ async function action(o: SimulateCliOptions): Promise<void> {
   const { simulationLayers } = await import('../fl/layers.js');
   const { describeBackend } = await import('../fl/backend.js');
   if (!o.privacy && o.ledger !== undefined) throw new CliExit(2, '--ledger needs privacy: a --no-privacy run spends no budget and writes no ledger');
+  if (o.ledger !== undefined && existsSync(o.ledger)) throw new CliExit(2, `--ledger ${o.ledger} exists: simulate writes a new ledger and never overwrites or continues one; give a new file name`, 'LEDGER_EXISTS');
   const ledger = o.privacy ? o.ledger ?? join(tmpdir(), `fedveil-simulate-${Date.now()}-${process.pid}.jsonl`) : undefined;
   const params = {
     clients: o.clients, rounds: o.rounds, sampleRate: o.sampleRate, privacy: o.privacy, epsilon: o.epsilon, delta: o.delta,
