@@ -1,16 +1,21 @@
 /**
- * Planning one round of distributed DP in the integers (DESIGN.md section 4):
- * choose the scale s, the local noise, the rounding rule and the rotation seed
- * so that the modular sum of secure aggregation is exact with overflow
- * probability below a stated bound, and emit the privacy event for the ledger.
+ * Planning one round of distributed DP in the integers: choose the scale s,
+ * the local noise, the rounding rule and the rotation seed so that the
+ * modular sum of secure aggregation is exact with overflow probability below
+ * a stated bound, and emit the privacy event for the ledger. Clients do not
+ * trust a plan they receive: plan-verify.ts recomputes it.
  *
  * Follows Kairouz, Liu, Steinke, ICML 2021 (distributed discrete Gaussian,
  * Algorithm 1, Sections 4.1-4.4) and Agarwal, Kairouz, Liu, NeurIPS 2021
  * (Skellam), with two deliberate differences:
  *
- * - Noise calibration (invariant I6): each client's noise variance is the
- *   central target (z C s)^2 divided by the MINIMUM number of clients t that
- *   can complete a round, so any completed round carries at least the target.
+ * - Noise calibration (invariant I6), against colluders: each client's noise
+ *   variance is the central target (z C s)^2 divided by the HONEST MINIMUM
+ *   h = t - g, where t is the fewest clients that can complete a round and g
+ *   the most of them that may collude with the coordinator (each colluder
+ *   can leave its noise out, or reveal it). Any completed round then carries
+ *   at least the target from honest clients alone. The ledger event counts
+ *   h noise contributors. With g = 0 this is the plain 1/t calibration.
  * - Overflow bound, rigorous rather than heuristic: for every coordinate j of
  *   the centred sum, X_j = R(sum_i x_i)_j + sum_i e_ij + N_j, where R is the
  *   randomized Hadamard rotation (shared signs), e_ij in (-1, 1) the rounding
@@ -41,6 +46,11 @@ export interface DistributedDpRequest {
   expectedClients: number;
   /** Threshold t: the fewest clients that can complete a round (I6). */
   minClients: number;
+  /**
+   * g: how many of the t clients may collude with the coordinator (default 0).
+   * Noise is calibrated to the honest minimum t - g, which must be >= 1.
+   */
+  colluders?: number;
   /** The most clients whose vectors can be summed in one round (default expectedClients). */
   maxClients?: number;
   /** Dimension d of the flattened update. */
@@ -78,6 +88,10 @@ export interface DistributedDpPlan {
   /** Scale s: update units -> integer units. */
   readonly scale: number;
   readonly minClients: number;
+  /** g: colluders tolerated among the t clients (0 for plans that predate it). */
+  readonly colluders: number;
+  /** h = minClients - colluders: the clients whose noise the calibration counts on. */
+  readonly honestMinimum: number;
   readonly expectedClients: number;
   readonly maxClients: number;
   readonly rounding: {
@@ -88,7 +102,7 @@ export interface DistributedDpPlan {
   };
   /** Each client's noise per coordinate, in integer units. */
   readonly localNoise: { readonly kind: 'discrete_gaussian'; readonly sigma: number } | { readonly kind: 'skellam'; readonly mu: number };
-  /** Target variance of the summed noise per coordinate with t clients, integer units: (z C s)^2. */
+  /** Target variance of the summed noise per coordinate of h honest clients, integer units: (z C s)^2. */
   readonly targetCentralVariance: number;
   readonly rotation: {
     readonly policy: 'fresh-public-seed-per-round';
@@ -102,12 +116,27 @@ export interface DistributedDpPlan {
   readonly event: DistributedNoiseEvent | PoissonSampledDistributedEvent;
 }
 
-/** log P(overflow) bound for scale s (see module header). */
-function logOverflowBound(req: Required<Pick<DistributedDpRequest, 'clipNorm' | 'noiseMultiplier' | 'minClients' | 'bits' | 'mechanism'>> & { n: number; N: number }, s: number): number {
+/** What the overflow bound depends on: n summands in N padded coordinates. */
+export interface OverflowBoundInput {
+  readonly mechanism: DistributedMechanism;
+  readonly clipNorm: number;
+  readonly bits: number;
+  /** The most summands n (maxClients): every one adds its vector, rounding error and noise. */
+  readonly n: number;
+  /** Padded dimension N. */
+  readonly N: number;
+}
+
+/**
+ * log of the bound on P(some coordinate of the sum wraps mod 2^b) at scale s
+ * when each of the n summands adds noise of variance `localVariance` per
+ * coordinate (integer units; Skellam: 2 mu). See the module header.
+ */
+export function logOverflowBound(req: OverflowBoundInput, s: number, localVariance: number): number {
   const a = 2 ** (req.bits - 1) - req.n;
   if (a <= 0) return Infinity;
   const signalProxy = (req.n * req.clipNorm * s) ** 2 / req.N;
-  const localVar = (req.noiseMultiplier * req.clipNorm * s) ** 2 / req.minClients;
+  const localVar = localVariance;
   // log MGF of signal + noise at lambda
   const logMgf = req.mechanism === 'ddg'
     ? (l: number): number => (l * l * (signalProxy + req.n * localVar)) / 2
@@ -173,8 +202,14 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
   const maxInflation = req.maxSensitivityInflation ?? 2;
   anumber('maxSensitivityInflation', maxInflation, 1);
   if (req.samplingRate !== undefined) anumber('samplingRate', req.samplingRate, 0, 1);
+  const colluders = req.colluders ?? 0;
+  aint('colluders', colluders, 0);
+  const honestMinimum = req.minClients - colluders;
+  if (honestMinimum < 1) throw new InvalidArgument(`colluders: g = ${colluders} leaves no honest client among minClients t = ${req.minClients} (need t - g >= 1)`);
   const N = paddedLength(req.dim);
-  const base = { clipNorm: req.clipNorm, noiseMultiplier: req.noiseMultiplier, minClients: req.minClients, bits: req.bits, mechanism, n: maxClients, N };
+  // The overflow bound counts every summand (maxClients), each with the honest-minimum share of noise.
+  const base: OverflowBoundInput = { clipNorm: req.clipNorm, bits: req.bits, mechanism, n: maxClients, N };
+  const localVarAt = (s: number): number => (req.noiseMultiplier * req.clipNorm * s) ** 2 / honestMinimum;
   const logTarget = Math.log(overflowProbability);
 
   const knobs = `bits=${req.bits}, maxClients=${maxClients}, dim=${req.dim} (padded ${N}), noiseMultiplier=${req.noiseMultiplier}`;
@@ -185,20 +220,20 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
   if (req.scale !== undefined) {
     apositive('scale', req.scale);
     s = req.scale;
-    if (logOverflowBound(base, s) > logTarget) {
+    if (logOverflowBound(base, s, localVarAt(s)) > logTarget) {
       throw new InfeasibleParameters(`scale=${s} overflows ${req.bits}-bit sums with probability above ${overflowProbability} (${knobs}): lower scale or raise bits`);
     }
   } else {
     // largest s with the bound below target: it is increasing in s
     let lo = 0;
     let hi = 1;
-    while (logOverflowBound(base, hi) <= logTarget && hi < 1e300) {
+    while (logOverflowBound(base, hi, localVarAt(hi)) <= logTarget && hi < 1e300) {
       lo = hi;
       hi *= 2;
     }
     for (let i = 0; i < 200 && hi - lo > lo * 1e-12; i++) {
       const mid = (lo + hi) / 2;
-      if (logOverflowBound(base, mid) <= logTarget) lo = mid;
+      if (logOverflowBound(base, mid, localVarAt(mid)) <= logTarget) lo = mid;
       else hi = mid;
     }
     s = lo;
@@ -206,8 +241,8 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
   const cs = req.clipNorm * s;
   const normBound = roundedL2Bound(cs, N, beta);
   const inflation = normBound / cs;
-  // I6: each client's share is 1/t of the central target, so any t survivors reach it
-  const localVariance = (req.noiseMultiplier * cs) ** 2 / req.minClients;
+  // I6: each client's share is 1/h of the central target, so the h = t - g honest survivors reach it
+  const localVariance = localVarAt(s);
   const needBits = (): number => {
     for (let b = req.bits + 1; b <= 32; b++) {
       try {
@@ -229,7 +264,7 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
     const fix = b === undefined ? 'raise scale' : b <= 32 ? `raise bits to >= ${b}` : 'no bit width <= 32 suffices';
     throw new InfeasibleParameters(`${knobs} at scale ${s.toPrecision(4)}: ${why}; ${fix}, or lower maxClients, dim or noiseMultiplier, or raise overflowProbability`);
   }
-  const event = distributedEvent({ mechanism, clipNorm: req.clipNorm, noiseMultiplier: req.noiseMultiplier, scale: s, dimension: N, minClients: req.minClients, beta });
+  const event = distributedEvent({ mechanism, clipNorm: req.clipNorm, noiseMultiplier: req.noiseMultiplier, scale: s, dimension: N, minClients: honestMinimum, beta });
   const ledgerEvent = req.samplingRate === undefined ? event : Object.freeze({ type: 'poisson_sampled' as const, samplingProbability: req.samplingRate, event });
   const localNoise = event.type === 'discrete_gaussian' ? Object.freeze({ kind: 'discrete_gaussian' as const, sigma: event.sigma }) : Object.freeze({ kind: 'skellam' as const, mu: event.mu });
   return Object.freeze({
@@ -242,13 +277,15 @@ function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean
     bits: req.bits,
     scale: s,
     minClients: req.minClients,
+    colluders,
+    honestMinimum,
     expectedClients: req.expectedClients,
     maxClients,
     rounding: Object.freeze({ rule: 'conditional_randomized' as const, beta, normBound }),
     localNoise,
     targetCentralVariance: (req.noiseMultiplier * cs) ** 2,
     rotation: Object.freeze({ policy: 'fresh-public-seed-per-round' as const, seed: seedOrFresh(req.rotationSeed, rng) }),
-    overflow: Object.freeze({ probabilityBound: Math.exp(logOverflowBound(base, s)), requested: overflowProbability }),
+    overflow: Object.freeze({ probabilityBound: Math.exp(logOverflowBound(base, s, localVariance)), requested: overflowProbability }),
     sensitivityInflation: inflation,
     event: ledgerEvent,
   });
