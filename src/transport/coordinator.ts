@@ -24,6 +24,10 @@
 import { BudgetExceeded, FedveilError, ProtocolAborted } from '../errors.js';
 import { aint } from '../util/assert.js';
 import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.js';
+import { sha256 } from '../crypto/hash.js';
+import { checkCertificate, decodeCertificate, type RevokedSerials } from '../crypto/certificate.js';
+import { RosterCommitment } from '../secagg/roster.js';
+import { neighbourGraph } from '../secagg/graph.js';
 import type { SecAggConfig, SecAggStage, Outgoing } from '../secagg/types.js';
 import { CloseCode, type Channel, type ServerTransport } from './channel.js';
 import { channelBinding, hex, verifyAuth, verifyEnvelope } from './session.js';
@@ -38,6 +42,12 @@ export interface Enrolment {
   readonly token?: string;
   /** Called when a key is registered with the token (e.g. to persist it). */
   readonly onEnrol?: (publicKeyHex: string) => void;
+  /**
+   * Most identities the token may register during this coordinator's life
+   * (default 1000); beyond it a new key presenting the token is refused
+   * (ENROLMENT_LIMIT). Keys already enrolled are not affected.
+   */
+  readonly maxTokenEnrolments?: number;
 }
 
 /** What the coordinator reports about a finished round. */
@@ -92,11 +102,44 @@ export interface CoordinatorOptions {
   /** Time a new connection has to authenticate (default 10000 ms). */
   authTimeoutMs?: number;
   /**
+   * Envelopes a client may send per round, counted from its `ready` to the
+   * next (default 10: two per SecAgg stage; an honest client sends one per
+   * stage, at most five). One more closes it with FRAME_BUDGET.
+   */
+  framesPerRound?: number;
+  /**
+   * Time a client has to send `ready` after `welcome` and after each
+   * `result` (default 300000 ms; 0 = no deadline). A client that has not
+   * said it is never put on a roster, and is closed (NOT_READY) at the
+   * deadline.
+   */
+  readyTimeoutMs?: number;
+  /**
    * SecAgg server model (default semi-honest). `active`: the clients'
    * transport identities double as the SecAgg signing keys (Bonawitz §4:
    * signed advertisements and the ConsistencyCheck round).
    */
   mode?: 'semi-honest' | 'active';
+  /**
+   * Require every client to present a valid, unrevoked certificate from one
+   * of these enrolment authorities at authentication (NOT_CERTIFIED
+   * otherwise). Clients whose policy requires certified rosters refuse
+   * rounds that contain an uncertified member, so a deployment sets this.
+   */
+  authorities?: readonly Uint8Array[];
+  /** Revoked certificate serials per authority (hex key -> serials). */
+  revoked?: RevokedSerials;
+  /** Colluding clients the clients' policies tolerate: active-mode thresholds satisfy 2t > k + 1 + g (default 0). */
+  colluders?: number;
+  /** Hash of a round's DP plan for the round commitment (the dp layer's planHash); clients compute the same. */
+  planHash?: (plan: Record<string, unknown>) => Uint8Array;
+  /**
+   * Awaited before any unmasking request goes out, with the number of
+   * masked inputs the sum will hold: record the round's privacy cost here
+   * (write-ahead), so no sum is released before its cost is durable. A
+   * throw aborts the round with nothing unmasked.
+   */
+  beforeUnmask?: (info: { round: number; n: number; threshold: number; survivors: number }) => Promise<void>;
   /** Dropout fraction the SecAgg parameters must tolerate (default 0.1). */
   dropout?: number;
   /** Largest SecAgg frame accepted (bytes). */
@@ -129,6 +172,16 @@ interface Session {
   /** SecAgg id in the current round, if on its roster. */
   index?: number;
   authTimer?: ReturnType<typeof setTimeout>;
+  /** Encoded enrolment certificate presented at authentication (verified when authorities are set). */
+  cert?: Uint8Array;
+  /** `welcome` or `result` was sent and its one `ready` has not arrived yet. */
+  readyExpected: boolean;
+  /** Said `ready` since its last `result`: may be put on the next roster. */
+  standing: boolean;
+  readyTimer?: ReturnType<typeof setTimeout>;
+  /** Envelopes allowed / received since the last `ready` (the per-round frame budget). */
+  budget: number;
+  envelopes: number;
 }
 
 interface ActiveRound {
@@ -148,6 +201,8 @@ interface ActiveRound {
   ended: boolean;
   /** The current stage is being closed by `deadline()` (timer or early close). */
   viaDeadline?: boolean;
+  /** Masked inputs received (|U3|), once MaskedInputCollection closed. */
+  masked?: number;
 }
 
 /** Public status (served as GET /status). */
@@ -173,6 +228,11 @@ export class Coordinator {
   private readonly maxClients: number;
   private readonly stageTimeoutMs: number;
   private readonly authTimeoutMs: number;
+  private readonly framesPerRound: number;
+  private readonly readyTimeoutMs: number;
+  private readonly maxTokenEnrolments: number;
+  /** Identities registered with the token so far. */
+  private tokenEnrolments = 0;
   private readonly rng: RandomSource;
   /** Fresh per coordinator start: bound into every auth signature (session.ts). */
   readonly sessionId: Uint8Array;
@@ -198,6 +258,12 @@ export class Coordinator {
     if (opts.rounds !== undefined) aint('Coordinator: rounds', opts.rounds, 0);
     this.stageTimeoutMs = opts.stageTimeoutMs ?? 30000;
     this.authTimeoutMs = opts.authTimeoutMs ?? 10000;
+    this.framesPerRound = opts.framesPerRound ?? 10;
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 300000;
+    this.maxTokenEnrolments = opts.enrolment.maxTokenEnrolments ?? 1000;
+    aint('Coordinator: framesPerRound', this.framesPerRound, 1);
+    aint('Coordinator: readyTimeoutMs', this.readyTimeoutMs, 0);
+    aint('Coordinator: enrolment.maxTokenEnrolments', this.maxTokenEnrolments, 0);
     this.rng = opts.rng ?? systemRandom;
     this.sessionId = randomBytes(32, this.rng);
     this.nextRound = opts.firstRound ?? 1;
@@ -255,13 +321,13 @@ export class Coordinator {
   }
 
   private accept(channel: Channel): void {
-    const session: Session = { channel, nonce: randomBytes(32, this.rng), state: 'handshake', lastSeq: 0 };
+    const session: Session = { channel, nonce: randomBytes(32, this.rng), state: 'handshake', lastSeq: 0, readyExpected: false, standing: false, budget: 0, envelopes: 0 };
     this.sessions.add(session);
     this.emit({ type: 'connected', remote: channel.remote });
     channel.onMessage((frame) => this.onFrame(session, frame));
     channel.onClose((info) => this.onClose(session, info.code, info.reason));
     session.authTimer = setTimeout(() => {
-      if (session.state === 'handshake') this.reject(session, CloseCode.POLICY, 'AUTH_TIMEOUT', 'no authentication in time');
+      if (session.state === 'handshake') this.reject(session, CloseCode.AUTH_TIMEOUT, 'AUTH_TIMEOUT', 'no authentication in time');
     }, this.authTimeoutMs);
     session.authTimer.unref?.();
     this.send(session, { t: 'hello', v: WIRE_VERSION, nonce: session.nonce, session: this.sessionId, name: this.opts.name ?? 'fedveil' });
@@ -279,14 +345,29 @@ export class Coordinator {
     }
     if (msg.t === 'auth') {
       if (session.state !== 'handshake') return this.reject(session, CloseCode.PROTOCOL_ERROR, 'INVALID_MESSAGE', 'auth sent twice');
-      this.authenticate(session, msg.pk, msg.sig, msg.token);
+      this.authenticate(session, msg.pk, msg.sig, msg.token, msg.cert);
       return;
     }
     if (session.state !== 'ready' || !session.pk || !session.binding) {
       return this.reject(session, CloseCode.PROTOCOL_ERROR, 'INVALID_MESSAGE', 'protocol frame before authentication');
     }
+    if (msg.t === 'ready') {
+      // One `ready` per `welcome` / `result`: it opens the next round's frame budget.
+      if (!session.readyExpected) return this.reject(session, CloseCode.FRAME_BUDGET, 'FRAME_BUDGET', 'ready sent twice in one round');
+      session.readyExpected = false;
+      clearTimeout(session.readyTimer);
+      session.standing = true;
+      session.budget = this.framesPerRound;
+      session.envelopes = 0;
+      this.maybeOpenRound();
+      return;
+    }
+    // The per-round frame budget is checked before any signature work.
+    if (++session.envelopes > session.budget) {
+      return this.reject(session, CloseCode.FRAME_BUDGET, 'FRAME_BUDGET', session.budget === 0 ? 'envelope before ready' : `envelope ${session.envelopes} exceeds the budget of ${session.budget} per round`);
+    }
     // Replay protection: strictly increasing sequence per connection.
-    if (msg.seq <= session.lastSeq) return this.reject(session, CloseCode.POLICY, 'REPLAY', `sequence ${msg.seq} not above ${session.lastSeq}`);
+    if (msg.seq <= session.lastSeq) return this.reject(session, CloseCode.REPLAY, 'REPLAY', `sequence ${msg.seq} not above ${session.lastSeq}`);
     // Bind the frame to the identity authenticated on this connection.
     if (!verifyEnvelope(session.pk, session.binding, msg.seq, msg.round, msg.payload, msg.sig)) {
       return this.reject(session, CloseCode.BAD_SIGNATURE, 'BAD_SIGNATURE', 'envelope signature does not verify');
@@ -306,14 +387,25 @@ export class Coordinator {
     this.enqueue(round, () => round.server.handle(index, msg.payload));
   }
 
-  private authenticate(session: Session, pk: Uint8Array, sig: Uint8Array, token: string): void {
+  private authenticate(session: Session, pk: Uint8Array, sig: Uint8Array, token: string, cert: Uint8Array | undefined): void {
     if (!verifyAuth(pk, session.nonce, this.sessionId, sig)) {
       return this.reject(session, CloseCode.AUTH_FAILED, 'AUTH_FAILED', 'challenge signature does not verify');
     }
+    if (this.opts.authorities && this.opts.authorities.length > 0) {
+      const problem = checkCertificate(decodeCertificate(cert), {
+        authorities: this.opts.authorities, now: Math.floor(Date.now() / 1000), subject: pk, ...(this.opts.revoked ? { revoked: this.opts.revoked } : {}),
+      });
+      if (problem) return this.reject(session, CloseCode.AUTH_FAILED, 'NOT_CERTIFIED', `certificate ${problem}`);
+    }
+    if (cert !== undefined) session.cert = cert;
     const identity = hex(pk);
     const { enrolment } = this.opts;
     if (!enrolment.enrolled.has(identity)) {
       if (enrolment.token !== undefined && enrolment.token.length > 0 && constantTimeEqual(token, enrolment.token)) {
+        if (this.tokenEnrolments >= this.maxTokenEnrolments) {
+          return this.reject(session, CloseCode.ENROLMENT_LIMIT, 'ENROLMENT_LIMIT', `the enrolment token has registered its maximum of ${this.maxTokenEnrolments} identities`);
+        }
+        this.tokenEnrolments++;
         enrolment.enrolled.add(identity);
         enrolment.onEnrol?.(identity);
       } else {
@@ -330,16 +422,32 @@ export class Coordinator {
     session.identity = identity;
     session.binding = channelBinding(session.nonce, this.sessionId, pk);
     session.state = 'ready';
+    session.channel.markAuthenticated?.();
     this.byIdentity.set(identity, session);
+    this.expectReady(session);
     this.send(session, { t: 'welcome', identity });
     this.emit({ type: 'authenticated', identity, remote: session.channel.remote });
-    this.maybeOpenRound();
+  }
+
+  /** `welcome` or `result` goes out: the client owes one `ready` within the readiness deadline. */
+  private expectReady(session: Session): void {
+    session.standing = false;
+    session.readyExpected = true;
+    clearTimeout(session.readyTimer);
+    if (this.readyTimeoutMs === 0) return;
+    session.readyTimer = setTimeout(() => {
+      if (session.state === 'ready' && session.readyExpected && this.state !== 'finished' && this.state !== 'stopped') {
+        this.reject(session, CloseCode.NOT_READY, 'NOT_READY', 'no ready in time');
+      }
+    }, this.readyTimeoutMs);
+    session.readyTimer.unref?.();
   }
 
   private onClose(session: Session, code: number, reason: string): void {
     if (session.state === 'closed') return;
     session.state = 'closed';
     clearTimeout(session.authTimer);
+    clearTimeout(session.readyTimer);
     this.sessions.delete(session);
     if (session.identity !== undefined && this.byIdentity.get(session.identity) === session) this.byIdentity.delete(session.identity);
     this.emit({ type: 'disconnected', remote: session.channel.remote, ...(session.identity !== undefined ? { identity: session.identity } : {}), code, reason });
@@ -347,9 +455,10 @@ export class Coordinator {
     if (round && !round.ended && session.index !== undefined) this.enqueue(round, async () => this.closeStageIfAllSpoke(round));
   }
 
+  /** Authenticated clients that said `ready` and are on no roster: the next round is formed from these only. */
   private waiting(): Session[] {
     const out: Session[] = [];
-    for (const s of this.sessions) if (s.state === 'ready' && s.index === undefined) out.push(s);
+    for (const s of this.sessions) if (s.state === 'ready' && s.standing && s.index === undefined) out.push(s);
     return out;
   }
 
@@ -373,7 +482,16 @@ export class Coordinator {
   private openRound(roster: Session[]): void {
     const n = roster.length;
     const { protocol } = this.opts;
-    const choice = protocol.chooseParams(n, this.opts.dropout ?? 0.1);
+    const mode = this.opts.mode ?? 'semi-honest';
+    const choice = protocol.chooseParams(n, this.opts.dropout ?? 0.1, mode === 'active' ? this.opts.colluders ?? 0 : 0);
+    // First, so that a refusal (the privacy budget guard) leaves no round behind.
+    const task: RoundTask = this.opts.task?.(this.nextRound, n) ?? { kind: 'vector' };
+    // The round commitment (I5): the roster's Merkle root, the plan, the
+    // model and this coordinator's session; clients recompute the last three
+    // from what they receive, and the root from the entries they check.
+    const rosterEntries = roster.map((s, i) => ({ id: i + 1, key: s.pk!, certificate: s.cert ?? new Uint8Array(0) }));
+    const commitment = new RosterCommitment(rosterEntries);
+    const dpPlan = task.kind === 'train' ? task.dp : undefined;
     const config = protocol.makeConfig({
       n,
       threshold: choice.threshold,
@@ -381,15 +499,19 @@ export class Coordinator {
       graph: choice.graph,
       dim: this.opts.dim,
       bits: this.opts.bits,
-      mode: this.opts.mode ?? 'semi-honest',
-      ...(this.opts.mode === 'active' ? { verifyKeys: roster.map((s) => s.pk!) } : {}),
+      mode,
+      ...(mode === 'active' ? { verifyKeys: roster.map((s) => s.pk!) } : {}),
       seed: randomBytes(32, this.rng),
       round: this.nextRound,
       stageTimeoutMs: this.stageTimeoutMs,
       maxFrameBytes: this.opts.maxFrameBytes ?? defaultMaxFrameBytes(n, this.opts.dim, this.opts.bits),
+      commitment: {
+        rosterRoot: commitment.root,
+        planHash: dpPlan !== undefined && this.opts.planHash ? this.opts.planHash(dpPlan) : new Uint8Array(32),
+        modelHash: task.kind === 'train' ? sha256(task.global) : new Uint8Array(32),
+        coordinatorSession: this.sessionId,
+      },
     });
-    // First, so that a refusal (the privacy budget guard) leaves no round behind.
-    const task: RoundTask = this.opts.task?.(this.nextRound, n) ?? { kind: 'vector' };
     const server = protocol.createServer(config);
     const now = Date.now();
     const round: ActiveRound = {
@@ -409,6 +531,14 @@ export class Coordinator {
     this.active = round;
     this.state = 'round';
     this.emit({ type: 'round-start', round: round.round, n, threshold: config.threshold });
+    const wireEntry = (id: number, withProof: boolean) => {
+      const e = commitment.entry(id);
+      return { id, key: e.key, cert: e.certificate, proof: withProof ? commitment.proof(id).path.slice() : [] };
+    };
+    // The full graph: every entry, no proofs (clients recompute the root).
+    // SecAgg+: each client gets its share holders' entries with proofs, O(k log n).
+    const everyone = config.graph === 'full' ? rosterEntries.map((e) => wireEntry(e.id, false)) : undefined;
+    const graph = config.graph === 'full' ? undefined : neighbourGraph(config);
     roster.forEach((s, i) => {
       s.index = i + 1;
       this.send(s, {
@@ -426,7 +556,7 @@ export class Coordinator {
           seed: config.seed,
           stageTimeoutMs: config.stageTimeoutMs,
           maxFrameBytes: config.limits.maxFrameBytes,
-          ...(config.verifyKeys ? { verifyKeys: config.verifyKeys.map((k) => Uint8Array.from(k)) } : {}),
+          roster: { root: commitment.root, entries: everyone ?? graph!.holders(i + 1).map((id) => wireEntry(id, true)) },
         },
         task,
       });
@@ -469,19 +599,32 @@ export class Coordinator {
       .then(async () => {
         if (round.ended) return;
         const out = await step();
-        if (this.route(round, out)) await this.afterStep(round);
+        if (await this.route(round, out)) await this.afterStep(round);
       })
       .catch((err: unknown) => this.fail(err));
   }
 
   /** Deliver the state machine's output; false when the round was aborted instead. */
-  private route(round: ActiveRound, out: Outgoing[]): boolean {
+  private async route(round: ActiveRound, out: Outgoing[]): Promise<boolean> {
     const stage = round.server.stage;
-    if (round.stage === 'MaskedInputCollection' && stage !== round.stage && stage !== 'Aborted' && this.opts.minSurvivors) {
-      // I6: never unmask a sum that carries less noise than planned.
-      const need = this.opts.minSurvivors(round.config.n);
-      if (round.spoke.size < need) {
-        this.endRound(round, `only ${round.spoke.size} masked inputs, fewer than the ${need} clients the DP noise is calibrated for (I6); nothing unmasked`).catch((err: unknown) => this.fail(err));
+    if (round.stage === 'MaskedInputCollection' && stage !== round.stage && stage !== 'Aborted') {
+      round.masked = round.spoke.size;
+      if (this.opts.minSurvivors) {
+        // I6: never unmask a sum that carries less noise than planned.
+        const need = this.opts.minSurvivors(round.config.n);
+        if (round.spoke.size < need) {
+          await this.endRound(round, `only ${round.spoke.size} masked inputs, fewer than the ${need} clients the DP noise is calibrated for (I6); nothing unmasked`);
+          return false;
+        }
+      }
+    }
+    if (stage === 'Unmasking' && round.stage !== 'Unmasking' && this.opts.beforeUnmask) {
+      // I8: the round's privacy cost is durable before any unmasking request leaves.
+      try {
+        await this.opts.beforeUnmask({ round: round.round, n: round.config.n, threshold: round.config.threshold, survivors: round.masked ?? round.spoke.size });
+      } catch (err) {
+        await this.endRound(round, `the round's privacy cost could not be recorded, nothing unmasked: ${err instanceof Error ? err.message : String(err)}`, 'COST_NOT_RECORDED');
+        if (!(err instanceof BudgetExceeded)) this.fail(err);
         return false;
       }
     }
@@ -500,7 +643,7 @@ export class Coordinator {
       // silent ones are disconnected, waiting for the timer is pointless.
       if (round.roster.some((s) => s.state === 'closed')) {
         const out = await this.closeStageIfAllSpoke(round);
-        if ((out.length > 0 || round.server.stage !== round.stage) && this.route(round, out)) await this.afterStep(round);
+        if ((out.length > 0 || round.server.stage !== round.stage) && (await this.route(round, out))) await this.afterStep(round);
       }
       return;
     }
@@ -518,10 +661,10 @@ export class Coordinator {
     this.armTimer(round);
     // Members that dropped earlier will not speak in this stage either.
     const out = await this.closeStageIfAllSpoke(round);
-    if ((out.length > 0 || round.server.stage !== round.stage) && this.route(round, out)) await this.afterStep(round);
+    if ((out.length > 0 || round.server.stage !== round.stage) && (await this.route(round, out))) await this.afterStep(round);
   }
 
-  private async endRound(round: ActiveRound, abortReason?: string): Promise<void> {
+  private async endRound(round: ActiveRound, abortReason?: string, abortCode = 'TOO_FEW_SURVIVORS'): Promise<void> {
     if (round.ended) return;
     round.ended = true;
     this.clearTimer(round);
@@ -531,7 +674,7 @@ export class Coordinator {
     let sum: Uint32Array = new Uint32Array(0);
     let survivors: string[] = [];
     try {
-      if (abortReason !== undefined) throw new ProtocolAborted(abortReason, { code: 'TOO_FEW_SURVIVORS' });
+      if (abortReason !== undefined) throw new ProtocolAborted(abortReason, { code: abortCode });
       const result = round.server.result();
       sum = result.sum;
       survivors = result.survivors.map((id) => roster[id - 1] ?? '');
@@ -560,6 +703,7 @@ export class Coordinator {
     const included = new Set(survivors);
     for (const s of round.roster) {
       s.index = undefined;
+      if (s.state !== 'closed') this.expectReady(s);
       if (s.state !== 'closed') this.send(s, { t: 'result', round: round.round, ok, included: ok && s.identity !== undefined && included.has(s.identity), survivors: survivors.length, reason });
     }
     this.last = { round: round.round, ok, n: record.n, survivors: survivors.length, durationMs: record.durationMs, reason };

@@ -15,12 +15,15 @@
  * `ProtocolAborted` with code `CONNECTION_LOST`, one clear line).
  */
 import { unpack } from 'msgpackr';
-import { FedveilError, InvalidMessage, ProtocolAborted } from '../errors.js';
-import type { SecAggConfig } from '../secagg/types.js';
+import { FedveilError, InvalidMessage, PolicyViolation, ProtocolAborted } from '../errors.js';
 import type { Channel, CloseInfo } from './channel.js';
 import type { Protocol, RoundClient } from './protocol.js';
 import { channelBinding, hex, signAuth, signEnvelope, type Identity } from './session.js';
-import { decodeServerMessage, encodeMessage, WIRE_VERSION, type RoundConfigWire, type RoundTask, type ServerMessage } from './wire.js';
+import { decodeServerMessage, encodeMessage, WIRE_VERSION, type RoundTask, type ServerMessage } from './wire.js';
+import { makeClientPolicy, type ClientPolicy } from '../fl/policy.js';
+import { checkRound, type CheckedRound } from '../fl/round-check.js';
+import { unamplifiedEvent } from '../dp/plan-verify.js';
+import type { ClientPrivacyLedger } from '../dp/client-ledger.js';
 
 /** What the input callback learns about the round it must provide a vector for. */
 export interface RoundInfo {
@@ -30,18 +33,42 @@ export interface RoundInfo {
   readonly dim: number;
   readonly bits: number;
   readonly task: RoundTask;
+  /** The round as this client verified it against its policy (config with the round commitment, verified DP plan). */
+  readonly checked: CheckedRound;
 }
 
 export type ParticipantEvent =
   | { type: 'welcome'; identity: string }
   | { type: 'round-start'; round: number; index: number; n: number }
   | { type: 'input-sent'; round: number }
+  /** The round contradicted the client's policy; nothing was sent for it. */
+  | { type: 'refused'; round: number; field: string; message: string }
+  /** This participation was recorded in the client's own ledger (before the masked input left). */
+  | { type: 'privacy-spent'; round: number; epsilon: number; delta: number; participations: number; budget: number }
   | { type: 'round-end'; round: number; ok: boolean; included: boolean; survivors: number; reason: string };
 
 export interface ParticipantOptions {
   channel: Channel;
   identity: Identity;
-  protocol: Pick<Protocol, 'makeConfig' | 'createClient'>;
+  protocol: Pick<Protocol, 'createClient'>;
+  /**
+   * The client's pinned privacy policy (fl/policy.ts). Default: the strict
+   * default policy (active mode, certified roster, DP required), which
+   * accepts no round until an authority is pinned.
+   */
+  policy?: ClientPolicy;
+  /** This client's enrolment certificate (encoded), presented at authentication. */
+  certificate?: Uint8Array;
+  /**
+   * The client's own privacy ledger: each round is checked against its
+   * budget before any data is touched, and recorded (durably) before the
+   * masked input is sent.
+   */
+  ledger?: ClientPrivacyLedger;
+  /** On a policy violation: keep waiting for the next round (default false: end with the PolicyViolation). */
+  keepWaiting?: boolean;
+  /** Clock for certificate validity, Unix seconds (default: the system clock). */
+  now?: () => number;
   /** The client's input for a round (entries in [0, 2^bits), length dim). */
   input: (info: RoundInfo) => Uint32Array | Promise<Uint32Array>;
   enrolToken?: string;
@@ -72,9 +99,15 @@ export interface ParticipantSummary {
 export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSummary> {
   const { channel, identity } = opts;
   const identityHex = hex(identity.publicKey);
+  const policy = opts.policy ?? makeClientPolicy({});
   let binding: Uint8Array | undefined;
+  let coordinatorSession: Uint8Array | undefined;
+  /** Round tags this client took part in (replay guard when no ledger is kept). */
+  const seenTags = new Set<string>();
+  let lastRound = -1;
   let seq = 0;
   let client: RoundClient | undefined;
+  let roundChecked: CheckedRound | undefined;
   let currentRound = -1;
   let roundsJoined = 0;
   let roundsCompleted = 0;
@@ -108,34 +141,60 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           if (msg.v !== WIRE_VERSION) throw new InvalidMessage(`coordinator speaks wire version ${msg.v}, this client ${WIRE_VERSION}`, 'coordinator');
           const sig = signAuth(identity, msg.nonce, msg.session);
           binding = channelBinding(msg.nonce, msg.session, identity.publicKey);
-          channel.send(encodeMessage({ t: 'auth', v: WIRE_VERSION, pk: identity.publicKey, sig, token: opts.enrolToken ?? '', agent: opts.agent ?? '' }));
+          coordinatorSession = msg.session;
+          channel.send(encodeMessage({ t: 'auth', v: WIRE_VERSION, pk: identity.publicKey, sig, token: opts.enrolToken ?? '', agent: opts.agent ?? '', ...(opts.certificate ? { cert: opts.certificate } : {}) }));
           return;
         }
         case 'welcome':
           opts.onEvent?.({ type: 'welcome', identity: msg.identity });
+          // Only clients that say they are ready are put on a roster.
+          channel.send(encodeMessage({ t: 'ready' }));
           return;
         case 'round': {
+          if (!coordinatorSession) throw new InvalidMessage('round before hello', 'coordinator');
           currentRound = msg.round;
-          roundsJoined++;
-          const config = configFromWire(opts.protocol, msg.config, msg.round);
-          const info: RoundInfo = { round: msg.round, index: msg.index, n: config.n, dim: config.dim, bits: config.bits, task: msg.task };
-          opts.onEvent?.({ type: 'round-start', round: msg.round, index: msg.index, n: config.n });
-          let signingKey: Uint8Array | undefined;
-          if (config.mode === 'active') {
-            // The coordinator must list our own identity as our verify key, or
-            // peers would check our signatures against someone else's key.
-            const listed = config.verifyKeys?.[msg.index - 1];
-            if (!listed || hex(listed) !== identityHex) throw new InvalidMessage(`active round ${msg.round}: the verify key listed for client ${msg.index} is not this client's identity`, 'coordinator');
-            signingKey = identity.secretKey;
+          client = undefined;
+          const c = msg.config;
+          let checked: CheckedRound;
+          try {
+            // Everything is checked against the pinned policy before the data is touched.
+            checked = checkRound(policy, {
+              round: msg.round, index: msg.index, n: c.n, threshold: c.threshold, bits: c.bits, dim: c.dim, graph: c.graph, degree: c.degree,
+              mode: c.mode, seed: c.seed, stageTimeoutMs: c.stageTimeoutMs, maxFrameBytes: c.maxFrameBytes, roster: c.roster,
+              ...(msg.task.kind === 'train' ? { model: msg.task.global, ...(msg.task.dp !== undefined ? { plan: msg.task.dp } : {}) } : {}),
+            }, { identity: identity.publicKey, coordinatorSession, now: opts.now?.() ?? Math.floor(Date.now() / 1000) });
+            const tagHex = hex(checked.roundTag);
+            // A replayed round (same tag) or a round number that does not move forward.
+            if (seenTags.has(tagHex)) throw new PolicyViolation('replay', `round ${msg.round} was already taken part in`);
+            if (msg.round <= lastRound) throw new PolicyViolation('replay', `round ${msg.round} is not after round ${lastRound} of this coordinator session`);
+            if (opts.ledger && checked.plan) {
+              opts.ledger.check({ event: unamplifiedEvent(checked.plan), roundTag: checked.roundTag, coordinator: coordinatorSession, round: msg.round });
+            }
+            seenTags.add(tagHex);
+            lastRound = msg.round;
+          } catch (err) {
+            if (!(err instanceof PolicyViolation)) throw err;
+            opts.onEvent?.({ type: 'refused', round: msg.round, field: err.field, message: err.message });
+            if (opts.keepWaiting) return;
+            throw err;
           }
+          roundsJoined++;
+          const info: RoundInfo = { round: msg.round, index: msg.index, n: c.n, dim: c.dim, bits: c.bits, task: msg.task, checked };
+          opts.onEvent?.({ type: 'round-start', round: msg.round, index: msg.index, n: c.n });
           const input = await opts.input(info);
-          client = opts.protocol.createClient(config, msg.index, input, signingKey);
+          client = opts.protocol.createClient(checked.config, msg.index, input, checked.config.mode === 'active' ? identity.secretKey : undefined);
+          roundChecked = checked;
           await sendFrames(msg.round, await client.start());
           return;
         }
         case 'frame': {
           if (!client || msg.round !== currentRound) return; // stale frame of an earlier round
           const out = await client.handle(msg.payload);
+          if (opts.ledger && roundChecked?.plan && out.some((o) => frameType(o.frame) === 'MaskedInput')) {
+            // No masked input leaves before its privacy cost is durably recorded.
+            const rec = await opts.ledger.record({ event: unamplifiedEvent(roundChecked.plan), roundTag: roundChecked.roundTag, coordinator: coordinatorSession!, round: msg.round });
+            opts.onEvent?.({ type: 'privacy-spent', round: msg.round, epsilon: rec.epsilon, delta: opts.ledger.privacySpent().delta, participations: rec.participations, budget: rec.budget });
+          }
           await sendFrames(msg.round, out);
           if (opts.onEvent && out.some((o) => frameType(o.frame) === 'MaskedInput')) opts.onEvent({ type: 'input-sent', round: msg.round });
           return;
@@ -144,6 +203,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           if (msg.ok && msg.included && msg.round === currentRound) roundsCompleted++;
           client = undefined;
           opts.onEvent?.({ type: 'round-end', round: msg.round, ok: msg.ok, included: msg.included, survivors: msg.survivors, reason: msg.reason });
+          channel.send(encodeMessage({ t: 'ready' }));
           return;
         case 'bye':
           byeReason = msg.reason;
@@ -191,6 +251,3 @@ function frameType(frame: Uint8Array): string | undefined {
   }
 }
 
-function configFromWire(protocol: Pick<Protocol, 'makeConfig'>, c: RoundConfigWire, round: number): SecAggConfig {
-  return protocol.makeConfig({ ...c, round });
-}

@@ -5,7 +5,7 @@
  * configuration it received. The default binds src/secagg; tests and other
  * protocols may pass their own.
  */
-import type { Outgoing, SecAggConfig, SecAggResult, SecAggStage } from '../secagg/types.js';
+import type { Outgoing, RoundCommitment, SecAggConfig, SecAggResult, SecAggStage } from '../secagg/types.js';
 
 /** Server state machine as the coordinator drives it (src/secagg SecAggServer). */
 export interface RoundServer {
@@ -37,6 +37,8 @@ export interface RoundParams {
   maxFrameBytes: number;
   /** Active mode: the roster's Ed25519 public keys, index id-1 (their transport identities). */
   verifyKeys?: readonly Uint8Array[];
+  /** The round commitment (roster root, plan hash, model hash, coordinator session). */
+  commitment?: RoundCommitment;
 }
 
 export interface Protocol {
@@ -45,6 +47,10 @@ export interface Protocol {
   createServer(config: SecAggConfig): RoundServer;
   /** `signingKey`: active mode only, this client's Ed25519 secret key (its key in `config.verifyKeys`). */
   createClient(config: SecAggConfig, id: number, input: Uint32Array, signingKey?: Uint8Array): RoundClient;
-  /** Choose (graph, degree, threshold) for n clients tolerating the given dropout fraction. */
-  chooseParams(n: number, dropout: number): { graph: 'full' | 'harary'; degree: number; threshold: number };
+  /**
+   * Choose (graph, degree, threshold) for n clients tolerating the given
+   * dropout fraction; in active mode with `colluders` = g > 0 the threshold
+   * must also satisfy 2t > k + 1 + g (what clients' policies check).
+   */
+  chooseParams(n: number, dropout: number, colluders?: number): { graph: 'full' | 'harary'; degree: number; threshold: number };
 }

@@ -8,6 +8,7 @@ import { findSecAggPlusParams } from '../secagg/params.js';
 import { SecAggClient } from '../secagg/client.js';
 import { SecAggServer } from '../secagg/server.js';
 import type { Protocol } from './protocol.js';
+import { InfeasibleParameters } from '../errors.js';
 
 /** Corrupt fraction assumed when choosing SecAgg+ parameters (the DESIGN.md default). */
 const CORRUPT_FRACTION = 0.05;
@@ -27,12 +28,21 @@ const protocol: Protocol = {
       stageTimeoutMs: p.stageTimeoutMs,
       limits: { maxFrameBytes: p.maxFrameBytes },
       ...(p.verifyKeys ? { verifyKeys: p.verifyKeys } : {}),
+      ...(p.commitment ? { commitment: p.commitment } : {}),
     }),
   createServer: (config) => new SecAggServer({ config }),
   createClient: (config, id, input, signingKey) => new SecAggClient({ config, id, input, ...(signingKey ? { signingKey } : {}) }),
-  chooseParams: (n, dropout) => {
+  chooseParams: (n, dropout, colluders = 0) => {
     const p = findSecAggPlusParams({ clients: n, dropout, corrupt: CORRUPT_FRACTION });
-    return { graph: p.graph, degree: p.degree, threshold: p.threshold };
+    const holders = p.graph === 'full' ? n : p.degree + 1;
+    // The clients' majority rule with g colluders: 2t > holders + g (and at
+    // least the finder's t). The finder's own active-mode floor is 2t > k + 1.
+    const majority = Math.floor((holders + colluders) / 2) + 1;
+    const threshold = Math.max(p.threshold, majority);
+    if (threshold > holders) {
+      throw new InfeasibleParameters(`colluders: g = ${colluders} needs a threshold above ${holders} share holders for n = ${n}; lower g or raise the roster size`);
+    }
+    return { graph: p.graph, degree: p.degree, threshold };
   },
 };
 

@@ -27,8 +27,29 @@ export interface RoundConfigWire {
   seed: Uint8Array;
   stageTimeoutMs: number;
   maxFrameBytes: number;
-  /** Active mode: every roster member's Ed25519 public key, index id-1. */
-  verifyKeys?: Uint8Array[];
+  /** The committed roster: its Merkle root and the entries this client needs. */
+  roster: RosterWire;
+}
+
+/**
+ * The roster as one client receives it: the Merkle root over every member's
+ * (id, key, certificate) leaf, and the entries of this client and its share
+ * holders (everyone on the full graph), each with an inclusion proof unless
+ * every entry is present (then the client recomputes the root itself).
+ */
+export interface RosterWire {
+  root: Uint8Array;
+  entries: RosterEntryWire[];
+}
+
+export interface RosterEntryWire {
+  id: number;
+  /** Ed25519 public key: transport identity and, in active mode, SecAgg verify key. */
+  key: Uint8Array;
+  /** Encoded enrolment certificate (153 bytes) or empty. */
+  cert: Uint8Array;
+  /** Sibling hashes of the leaf, bottom-up (empty when every entry is sent). */
+  proof: Uint8Array[];
 }
 
 /**
@@ -60,9 +81,15 @@ export type ServerMessage =
 /** Client -> coordinator. */
 export type ClientMessage =
   /** Response to `hello`: Ed25519 public key, signature over the auth transcript, optional enrolment token. */
-  | { t: 'auth'; v: number; pk: Uint8Array; sig: Uint8Array; token: string; agent: string }
+  | { t: 'auth'; v: number; pk: Uint8Array; sig: Uint8Array; token: string; agent: string; cert?: Uint8Array }
   /** A signed envelope around one SecAgg frame (see session.ts). */
-  | { t: 'env'; seq: number; round: number; payload: Uint8Array; sig: Uint8Array };
+  | { t: 'env'; seq: number; round: number; payload: Uint8Array; sig: Uint8Array }
+  /**
+   * Readiness for the next round, sent once after `welcome` and once after
+   * each `result`; only clients that said it are put on a roster. No other
+   * field is allowed.
+   */
+  | { t: 'ready' };
 
 export function encodeMessage(msg: ServerMessage | ClientMessage): Uint8Array {
   return packr.pack(msg);
@@ -111,6 +138,7 @@ export function decodeClientMessage(frame: Uint8Array): ClientMessage {
         sig: bytes('auth.sig', m.sig, 64),
         token: str('auth.token', m.token ?? '', 256),
         agent: str('auth.agent', m.agent ?? '', 128),
+        ...(m.cert !== undefined ? { cert: bytes('auth.cert', m.cert, undefined, 256) } : {}),
       };
     case 'env':
       return {
@@ -120,14 +148,34 @@ export function decodeClientMessage(frame: Uint8Array): ClientMessage {
         payload: bytes('env.payload', m.payload),
         sig: bytes('env.sig', m.sig, 64),
       };
+    case 'ready': {
+      const extra = Object.keys(m).filter((k) => k !== 't');
+      if (extra.length > 0) throw new InvalidMessage(`ready: unexpected field ${JSON.stringify(extra[0]!.slice(0, 32))}`);
+      return { t: 'ready' };
+    }
     default:
       throw new InvalidMessage(`unknown client message type ${JSON.stringify(String(m.t)).slice(0, 40)}`);
   }
 }
 
-function verifyKeyList(v: unknown, n: unknown): Uint8Array[] {
-  if (!Array.isArray(v) || v.length !== n) throw new InvalidMessage('round.config.verifyKeys: expected one 32-byte key per roster member');
-  return v.map((k, i) => bytes(`config.verifyKeys[${i}]`, k, 32));
+function decodeRoster(v: unknown, n: number): RosterWire {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidMessage('round.config.roster: expected an object');
+  const r = v as Record<string, unknown>;
+  const root = bytes('roster.root', r.root, 32);
+  if (!Array.isArray(r.entries) || r.entries.length === 0 || r.entries.length > n) throw new InvalidMessage(`roster.entries: expected 1..${n} entries`);
+  let prev = 0;
+  const depth = Math.ceil(Math.log2(Math.max(2, n))) + 1;
+  const entries = (r.entries as unknown[]).map((x, i): RosterEntryWire => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new InvalidMessage(`roster.entries[${i}]: expected an object`);
+    const e = x as Record<string, unknown>;
+    const id = uint(`roster.entries[${i}].id`, e.id, n);
+    if (id <= prev) throw new InvalidMessage('roster.entries: ids must be strictly ascending in 1..n');
+    prev = id;
+    const cert = bytes(`roster.entries[${i}].cert`, e.cert, undefined, 256);
+    if (!Array.isArray(e.proof) || e.proof.length > depth) throw new InvalidMessage(`roster.entries[${i}].proof: expected at most ${depth} hashes`);
+    return { id, key: bytes(`roster.entries[${i}].key`, e.key, 32), cert, proof: (e.proof as unknown[]).map((h, j) => bytes(`roster.entries[${i}].proof[${j}]`, h, 32)) };
+  });
+  return { root, entries };
 }
 
 function decodeConfig(v: unknown): RoundConfigWire {
@@ -148,7 +196,7 @@ function decodeConfig(v: unknown): RoundConfigWire {
     seed: bytes('config.seed', c.seed, 32),
     stageTimeoutMs: uint('config.stageTimeoutMs', c.stageTimeoutMs),
     maxFrameBytes: uint('config.maxFrameBytes', c.maxFrameBytes),
-    ...(c.verifyKeys !== undefined ? { verifyKeys: verifyKeyList(c.verifyKeys, c.n) } : {}),
+    roster: decodeRoster(c.roster, uint('config.n', c.n, 1 << 20)),
   };
 }
 
