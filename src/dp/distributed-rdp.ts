@@ -1,50 +1,55 @@
 /**
  * RDP accounting of the integer-noise mechanisms of distributed DP.
  *
- * - Distributed discrete Gaussian (DDG): Kairouz, Liu, Steinke, "The Distributed
- *   Discrete Gaussian Mechanism for Federated Learning with Secure Aggregation",
- *   ICML 2021, Theorem 1 (with its tau term).
+ * Neighbouring relation (the one docs/accounting.md defines, "zero-out"):
+ * datasets X, X' differ in one client whose (clipped, rotated, scaled,
+ * rounded) integer vector is replaced by the zero vector. Both the noise
+ * distribution and the set of noise contributors are the same on X and X',
+ * so the released sum differs only by a shift of that client's vector.
+ * Sensitivities are the L2 / L1 norm bounds of one client's integer vector
+ * after conditional randomized rounding. Every unsampled bound below is
+ * proven for this relation (a shift of the mean of the same noise); they are
+ * symmetric, i.e. they bound D_alpha(M(X)||M(X')) and D_alpha(M(X')||M(X)).
+ *
+ * - Distributed discrete Gaussian (DDG): Kairouz, Liu, Steinke, "The
+ *   Distributed Discrete Gaussian Mechanism for Federated Learning with Secure
+ *   Aggregation", ICML 2021, Proposition 14 (Eq. 17), the RDP statement
+ *   behind their Theorem 1. With n = `clients`, sigma = per-client sigma,
+ *   d = `dimension`, s2 = Delta2 / (sqrt(n) sigma), s1 = Delta1 / (sqrt(n) sigma),
+ *   tau = 10 * sum_{k=1}^{n-1} exp(-2 pi^2 sigma^2 k / (k+1)):
+ *     RDP(alpha) = min( alpha s2^2 / 2 + tau d,
+ *                       alpha (s2^2 + 2 s1 tau + tau^2 d) / 2,
+ *                       alpha (s2 + tau sqrt(d))^2 / 2 ).
+ *   The additive tau term is tau * d (not tau * d / 2): it is the constant
+ *   of Proposition 14 and of the authors' accounting code, and the larger of
+ *   the two. The bound assumes sigma >= 1/2 (else RDP = Infinity here).
  * - Skellam: Agarwal, Kairouz, Liu, "The Skellam Mechanism for Differentially
- *   Private Federated Learning", NeurIPS 2021 (multi-dimensional Skellam RDP).
- * - Poisson client subsampling: Zhu & Wang, "Poisson Subsampled Renyi
- *   Differential Privacy", ICML 2019, Theorem 6 (general upper bound, integer
- *   orders); fractional orders by convexity of (alpha - 1) * RDP(alpha).
+ *   Private Federated Learning", NeurIPS 2021 (multi-dimensional Skellam RDP):
+ *   with central Poisson parameter M = clients * mu (noise Sk(M, M), variance 2M),
+ *     RDP(alpha) = alpha Delta2^2 / (4 M)
+ *                + min( ((2 alpha - 1) Delta2^2 + 6 Delta1) / (16 M^2), 3 Delta1 / (4 M) ).
  *
- * Events are JSON-serialisable and carry everything the bound needs, so an
- * auditor can recompute epsilon from a ledger line alone.
- *
- * Neighbouring relation: one client's (clipped, rotated, scaled, rounded)
- * integer vector is replaced by zero while its noise share stays in the sum
- * (the "zero-out" relation of Kairouz et al. and of dp_accounting's
- * add/remove analysis of DP-FedAvg). Sensitivities are the L2 / L1 norm
- * bounds of one client's integer vector after conditional randomized rounding.
- *
- * DDG (Theorem 1 of Kairouz et al., as published): with n = `clients`,
- * sigma = per-client sigma, d = `dimension`, Delta2 = L2 sensitivity,
- *   tau = 10 * sum_{k=1}^{n-1} exp(-2 pi^2 sigma^2 k / (k+1)),
- *   eps = min( sqrt(Delta2^2 / (n sigma^2) + tau d / 2), Delta2 / (sqrt(n) sigma) + tau sqrt(d) ),
- * the sum satisfies (1/2) eps^2-concentrated DP, i.e. RDP(alpha) = alpha eps^2 / 2
- * for every alpha > 1. Theorem 1 requires sigma >= 1/2 (else RDP = Infinity here).
- * (Google's reference code evaluates the appendix's three-term RDP variant,
- * Proposition 14, instead; we keep the theorem, which is what the issue asks.)
- *
- * Skellam (Agarwal, Kairouz, Liu 2021, multi-dimensional Skellam RDP): with
- * central Poisson parameter M = clients * mu (noise Sk(M, M), variance 2M),
- *   RDP(alpha) = alpha Delta2^2 / (4 M)
- *              + min( ((2 alpha - 1) Delta2^2 + 6 Delta1) / (16 M^2), 3 Delta1 / (4 M) ).
- *
- * Poisson subsampling with probability q (Zhu & Wang 2019, Theorem 6 general
- * upper bound; "Theorem 5" in some versions), for integer alpha >= 2:
- *   RDP_q(alpha) <= 1/(alpha-1) log( (1-q)^(alpha-1) (alpha q - q + 1)
- *                     + C(alpha,2) q^2 (1-q)^(alpha-2) e^{RDP(2)}
- *                     + 3 sum_{l=3}^{alpha} C(alpha,l) q^l (1-q)^(alpha-l) e^{(l-1) RDP(l)} ),
- * and we take the min with the unsampled RDP(alpha), as Google's reference does.
+ * Poisson subsampling with probability q (see subsampledLogMoment). The
+ * amplification theorems are proven for the add-or-remove form: on X' the
+ * output is M(S) for the sample S, on X it is M(S) w.p. 1 - q and M(S + x)
+ * w.p. q, where M(S) and M(S + x) have the SAME noise distribution and
+ * differ only by x's contribution. Under the zero-out relation this holds
+ * when a sampled client with the zero vector is indistinguishable from an
+ * unsampled one, i.e. when the noise in the sum does not depend on whether
+ * x was sampled (hypothesis H). When each sampled client brings its own
+ * noise share, H fails (x's share is in the sum only when x is sampled); the
+ * amplified figure is then valid only under the modelling assumption that
+ * the `clients` guaranteed shares are supplied independently of x's
+ * selection. Without amplification (q = 1) no such hypothesis is needed.
  *
  * Fractional orders: (alpha - 1) * D_alpha is convex in alpha (it is a log
  * moment generating function) and equals 0 at alpha = 1, so the chord between
  * the bounds at floor(alpha) and ceil(alpha) (or between 1 and 2) is a valid
  * upper bound. This is used for every event type, so the curve is a proven
  * bound at every order > 1 (never rounded down).
+ *
+ * Events are JSON-serialisable and carry everything the bound needs, so an
+ * auditor can recompute epsilon from a ledger line alone.
  */
 import { InvalidArgument } from '../errors.js';
 
@@ -107,7 +112,7 @@ function validateNoiseEvent(e: DistributedNoiseEvent): void {
   pos('l1Sensitivity', e.l1Sensitivity, true);
 }
 
-/** The tau term of Kairouz et al. Theorem 1: 10 * sum_{k=1}^{n-1} exp(-2 pi^2 sigma^2 k/(k+1)). */
+/** The tau term of Kairouz et al. (Theorem 1, Proposition 14): 10 * sum_{k=1}^{n-1} exp(-2 pi^2 sigma^2 k/(k+1)). */
 export function ddgTau(sigma: number, clients: number): number {
   let tau = 0;
   const a = 2 * Math.PI * Math.PI * sigma * sigma;
@@ -120,22 +125,27 @@ export function ddgTau(sigma: number, clients: number): number {
   return 10 * tau;
 }
 
-/** Concentrated-DP epsilon of Theorem 1 (RDP(alpha) = alpha * eps^2 / 2). */
-export function ddgEpsilonCdp(e: DiscreteGaussianEvent): number {
-  if (e.sigma < 0.5) return Infinity; // Theorem 1 assumes sigma >= 1/2
+/**
+ * Unsampled DDG RDP at order alpha: Kairouz, Liu, Steinke 2021, Proposition 14
+ * (Eq. 17), the minimum of its three expressions; the additive term is tau * d.
+ * Their analysis assumes sigma >= 1/2: below it the bound is Infinity.
+ */
+export function ddgRdp(e: DiscreteGaussianEvent, alpha: number): number {
+  if (e.sigma < 0.5) return Infinity;
   const tau = ddgTau(e.sigma, e.clients);
-  const scaled = e.l2Sensitivity / (Math.sqrt(e.clients) * e.sigma);
-  const first = Math.sqrt(scaled * scaled + 0.5 * tau * e.dimension);
-  const second = scaled + tau * Math.sqrt(e.dimension);
-  return Math.min(first, second);
+  const sn = Math.sqrt(e.clients) * e.sigma;
+  const s2 = e.l2Sensitivity / sn;
+  const s1 = e.l1Sensitivity / sn;
+  const d = e.dimension;
+  const t1 = (alpha * s2 * s2) / 2 + tau * d;
+  const t2 = (alpha / 2) * (s2 * s2 + 2 * s1 * tau + tau * tau * d);
+  const t3 = (alpha / 2) * (s2 + Math.sqrt(d) * tau) ** 2;
+  return Math.min(t1, t2, t3);
 }
 
 /** Unsampled RDP at one order alpha > 1. */
 function baseRdp(e: DistributedNoiseEvent, alpha: number): number {
-  if (e.type === 'discrete_gaussian') {
-    const eps = ddgEpsilonCdp(e);
-    return (alpha * eps * eps) / 2;
-  }
+  if (e.type === 'discrete_gaussian') return ddgRdp(e, alpha);
   const M = e.clients * e.mu;
   const d2 = e.l2Sensitivity * e.l2Sensitivity;
   const d1 = e.l1Sensitivity;
@@ -150,20 +160,78 @@ function logAddExp(a: number, b: number): number {
   return m + Math.log(Math.exp(a - m) + Math.exp(b - m));
 }
 
-/** Zhu & Wang 2019 general upper bound at integer alpha >= 2 (min with the unsampled RDP). */
-function subsampledRdp(eps: (l: number) => number, q: number, alpha: number, logFact: Float64Array): number {
-  const unsampled = eps(alpha);
+/** log((1 - q)^(-b) - 1 - b q) for b > 0, 0 < q < 1, without cancellation. */
+function logPowerRemainder(q: number, b: number): number {
+  const x = -b * Math.log1p(-q); // (1 - q)^(-b) = e^x
+  if (x > 40) return x + Math.log1p(-Math.exp(-x) * (1 + b * q));
+  // -log(1 - q) - q = sum_{k>=2} q^k / k
+  let h: number;
+  if (q < 0.1) {
+    h = 0;
+    let qk = q;
+    for (let k = 2; k < 60; k++) {
+      qk *= q;
+      h += qk / k;
+      if (qk < h * 1e-17) break;
+    }
+  } else h = -Math.log1p(-q) - q;
+  // e^x - 1 - x = sum_{k>=2} x^k / k!
+  let em1x: number;
+  if (x < 0.5) {
+    em1x = 0;
+    let term = x;
+    for (let k = 2; k < 40; k++) {
+      term *= x / k;
+      em1x += term;
+      if (term < em1x * 1e-17) break;
+    }
+  } else em1x = Math.expm1(x) - x;
+  return Math.log(em1x + b * h);
+}
+
+/**
+ * (alpha - 1) * RDP of the Poisson-subsampled mechanism at integer alpha >= 2,
+ * for the add-or-remove form described in the module header (hypothesis H).
+ * With P = M(S), R = M(S + x) and m = (1 - q) P + q R, both directions are bounded
+ * and the larger is kept (the relation is symmetric):
+ *
+ * - D_alpha(m || P): exact binomial expansion (Mironov, Talwar, Zhang 2019,
+ *   Sec. 3.1; the expression of Zhu & Wang 2019, Theorem 6 lower bound, which
+ *   is attained): E_P[(1 - q + q R/P)^alpha] = sum_l C(alpha, l) (1-q)^(alpha-l)
+ *   q^l E_P[(R/P)^l] with E_P[(R/P)^l] = e^{(l-1) D_l(R||P)} <= e^{(l-1) RDP(l)}.
+ *   Every term is non-negative, so this holds for ANY mechanism.
+ * - D_alpha(P || m): the smaller of
+ *   (a) second-order Taylor bound: F(t) = E_P[(P/m_t)^(alpha-1)], m_t = (1-t)P + tR,
+ *       has F(0) = 1, F'(0) = 0 and F''(t) = alpha(alpha-1) E[P^alpha m_t^(-alpha-1) (R-P)^2]
+ *       <= alpha(alpha-1) (1-t)^(-alpha-1) chi2(R||P) since m_t >= (1-t) P, so
+ *       F(q) <= 1 + chi2(R||P) ((1-q)^(1-alpha) - 1 - (alpha-1) q), chi2 = e^{D_2(R||P)} - 1
+ *       (proof in docs/accounting.md, "Subsampled integer mechanisms");
+ *   (b) joint convexity: F(q) <= 1 - q + q e^{(alpha-1) D_alpha(P||R)}.
+ * - Both directions at once: Zhu & Wang 2019, Theorem 5 (general upper bound, the
+ *   factor-3 sum), and the unsampled RDP; the minimum of all valid bounds is returned.
+ */
+function subsampledLogMoment(eps: (l: number) => number, q: number, alpha: number, logFact: Float64Array): number {
+  const unsampled = (alpha - 1) * eps(alpha);
   if (q >= 1) return unsampled;
   if (q <= 0) return 0;
   const lq = Math.log(q);
   const l1q = Math.log1p(-q);
   const logC = (n: number, k: number): number => logFact[n]! - logFact[k]! - logFact[n - k]!;
-  let acc = (alpha - 1) * l1q + Math.log(alpha * q - q + 1);
-  acc = logAddExp(acc, logC(alpha, 2) + 2 * lq + (alpha - 2) * l1q + eps(2));
+  const head = (alpha - 1) * l1q + Math.log(alpha * q - q + 1);
+  // Zhu & Wang 2019 Theorem 5 (general) and the exact forward expansion share their terms.
+  let general = logAddExp(head, logC(alpha, 2) + 2 * lq + (alpha - 2) * l1q + eps(2));
+  let forward = general;
   for (let l = 3; l <= alpha; l++) {
-    acc = logAddExp(acc, Math.log(3) + logC(alpha, l) + l * lq + (alpha - l) * l1q + (l - 1) * eps(l));
+    const t = logC(alpha, l) + l * lq + (alpha - l) * l1q + (l - 1) * eps(l);
+    general = logAddExp(general, Math.log(3) + t);
+    forward = logAddExp(forward, t);
   }
-  return Math.min(unsampled, acc / (alpha - 1));
+  const e2 = eps(2);
+  const logChi2 = Math.log(Math.expm1(e2)); // expm1 is accurate for tiny e2 (never rounded below)
+  const taylor = logAddExp(0, logChi2 + logPowerRemainder(q, alpha - 1));
+  const convex = logAddExp(l1q, lq + unsampled);
+  const reverse = Math.min(taylor, convex);
+  return Math.min(unsampled, general, Math.max(forward, reverse));
 }
 
 /**
@@ -205,7 +273,7 @@ export function distributedRdp(event: DistributedNoiseEvent | PoissonSampledDist
   const intCache = new Map<number, number>();
   const atInt = (a: number): number => {
     let v = intCache.get(a);
-    if (v === undefined) intCache.set(a, (v = q === 1 ? base(a) : subsampledRdp(base, q, a, logFact)));
+    if (v === undefined) intCache.set(a, (v = q === 1 ? base(a) : subsampledLogMoment(base, q, a, logFact) / (a - 1)));
     return v;
   };
   for (let i = 0; i < orders.length; i++) {
@@ -217,11 +285,6 @@ export function distributedRdp(event: DistributedNoiseEvent | PoissonSampledDist
     }
     if (Number.isInteger(a)) {
       out[i] = atInt(a);
-      continue;
-    }
-    if (q === 1 && inner.type === 'discrete_gaussian') {
-      // Theorem 1 is a concentrated-DP statement: alpha * eps^2 / 2 holds at every real alpha > 1
-      out[i] = base(a);
       continue;
     }
     // chord of the convex (alpha - 1) * RDP(alpha) between the integer neighbours
