@@ -23,7 +23,9 @@
  *   1.01 use the KL bound only.
  *
  * These are the formulas Google's dp_accounting (RdpAccountant) implements;
- * default orders are the same, so results agree to float64 rounding.
+ * with its orders (DP_ACCOUNTING_RDP_ORDERS) results agree to float64
+ * rounding. The default orders (DEFAULT_RDP_ORDERS) are a superset, so the
+ * default epsilon is at most dp_accounting's.
  */
 import { InvalidArgument } from '../errors.js';
 import { aint, anumber, aoneOf } from '../util/assert.js';
@@ -38,13 +40,33 @@ const { abs, ceil, exp, expm1, floor, log, log1p, max, min, sqrt, LN2, SQRT2 } =
 const INF = Number.POSITIVE_INFINITY;
 
 /** dp_accounting's default orders: 1.1, 1.2, ..., 10.9, 11, ..., 63, 128, 256, 512, 1024. */
-export const DEFAULT_RDP_ORDERS: readonly number[] = Object.freeze([
+export const DP_ACCOUNTING_RDP_ORDERS: readonly number[] = Object.freeze([
   ...Array.from({ length: 99 }, (_, i) => 1 + (i + 1) / 10),
   ...Array.from({ length: 53 }, (_, i) => 11 + i),
   128,
   256,
   512,
   1024,
+]);
+
+/**
+ * fedveil's default orders: 1.1, ..., 10.9 (step 0.1), every integer 11..256,
+ * then 288, 320, ..., 512 (step 32), 640, 768, 896, 1024, 1536, 2048. Every
+ * order is a valid bound, so more orders can only lower epsilon; the integer
+ * orders 64..256 matter for the integer mechanisms (whose subsampled bounds
+ * exist at integer orders only, fractional ones being chords) and the large
+ * ones for very small sampling rates.
+ */
+export const DEFAULT_RDP_ORDERS: readonly number[] = Object.freeze([
+  ...Array.from({ length: 99 }, (_, i) => 1 + (i + 1) / 10),
+  ...Array.from({ length: 246 }, (_, i) => 11 + i),
+  ...Array.from({ length: 8 }, (_, i) => 288 + 32 * i),
+  640,
+  768,
+  896,
+  1024,
+  1536,
+  2048,
 ]);
 
 const MAX_FRACTIONAL_SERIES_TERMS = 1000;
@@ -58,15 +80,22 @@ function logAInteger(q: number, sigma: number, alpha: number): number {
   const logQ = log(q);
   const log1mQ = log1p(-q);
   const inv2s2 = 1 / (2 * sigma * sigma);
-  let logA = -INF;
+  // two passes (terms, then one exp each relative to the largest) instead of a log-add per term
+  const terms = termScratch.length > alpha ? termScratch : (termScratch = new Float64Array(2 * alpha + 2));
+  let top = -INF;
   let logBinom = 0; // log C(alpha, i), updated by C(a, i+1) = C(a, i) (a - i) / (i + 1)
   for (let i = 0; i <= alpha; i++) {
     const s = logBinom + i * logQ + (alpha - i) * log1mQ + (i * i - i) * inv2s2;
-    logA = logAdd(logA, s);
+    terms[i] = s;
+    if (s > top) top = s;
     logBinom += log(alpha - i) - log(i + 1);
   }
-  return logA;
+  if (top === INF) return INF;
+  let sum = 0;
+  for (let i = 0; i <= alpha; i++) sum += exp(terms[i]! - top);
+  return top + log(sum);
 }
+let termScratch = new Float64Array(0);
 
 /**
  * log A_alpha for fractional alpha > 1, 0 < q < 1 (MTZ19 Sec. 3.3), or

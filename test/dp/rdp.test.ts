@@ -7,6 +7,7 @@
  */
 import {
   DEFAULT_RDP_ORDERS,
+  DP_ACCOUNTING_RDP_ORDERS,
   RdpAccountant,
   UnsupportedEvent,
   composedEvent,
@@ -18,16 +19,29 @@ import {
   sampledWithoutReplacementEvent,
   selfComposedEvent,
 } from '../../src/dp/index.js';
+import { InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 describe('RDP accountant', () => {
-  test('default orders are dp_accounting\'s: 1.1..10.9 step 0.1, 11..63, 128, 256, 512, 1024', () => {
-    expect(DEFAULT_RDP_ORDERS.length).toBe(99 + 53 + 4);
+  test("default orders: dp_accounting's below 64, then every integer to 256, then sparser up to 2048", () => {
+    expect(DP_ACCOUNTING_RDP_ORDERS.length).toBe(99 + 53 + 4);
+    expect(DP_ACCOUNTING_RDP_ORDERS.slice(-5)).toEqual([63, 128, 256, 512, 1024]);
     expect(DEFAULT_RDP_ORDERS[0]).toBe(1.1);
     expect(DEFAULT_RDP_ORDERS[98]).toBe(10.9);
-    expect(DEFAULT_RDP_ORDERS[99]).toBe(11);
-    expect(DEFAULT_RDP_ORDERS.slice(-5)).toEqual([63, 128, 256, 512, 1024]);
+    for (let a = 11; a <= 256; a++) expect(DEFAULT_RDP_ORDERS).toContain(a);
+    for (const a of DP_ACCOUNTING_RDP_ORDERS) expect(DEFAULT_RDP_ORDERS).toContain(a);
+    expect(DEFAULT_RDP_ORDERS.at(-1)).toBe(2048);
+    expect([...DEFAULT_RDP_ORDERS].sort((x, y) => x - y)).toEqual([...DEFAULT_RDP_ORDERS]);
+  });
+
+  test('more orders never raise epsilon: default <= dp_accounting orders', () => {
+    for (const [q, z, T] of [[0.04, 1.5, 2250], [1e-4, 0.5, 100], [0.3, 3, 10], [1e-3, 20, 1]] as const) {
+      const a = new RdpAccountant().compose(poissonGaussianRounds(z, q, T)).epsilon(1e-5);
+      const b = new RdpAccountant({ orders: DP_ACCOUNTING_RDP_ORDERS }).compose(poissonGaussianRounds(z, q, T)).epsilon(1e-5);
+      expect(a).toBeLessThanOrEqual(b);
+    }
   });
 
   test.each([
@@ -89,7 +103,7 @@ describe('RDP accountant', () => {
     const acc = new RdpAccountant({ neighboringRelation: 'replace_one' }).compose(e, 100);
     expect(rel(acc.epsilon(1e-5), 1.482525669114427)).toBeLessThan(1e-9);
     const plain = new RdpAccountant();
-    expect(() => plain.compose(e)).toThrow(UnsupportedEvent);
+    expectFedveilError(() => plain.compose(e), UnsupportedEvent, 'UNSUPPORTED_EVENT');
     expect(plain.supports(e)).toBe(false);
     expect(Array.from(plain.rdp).every((v) => v === 0)).toBe(true); // state unchanged
   });
@@ -98,8 +112,8 @@ describe('RDP accountant', () => {
     expect(rdpToEpsilon([2, 3], [0, 0], 0).epsilon).toBe(0);
     expect(rdpToEpsilon([2, 3], [0.1, 0.2], 0).epsilon).toBe(Infinity);
     expect(rdpToDelta([2], [0], 1).delta).toBe(0);
-    expect(() => rdpToEpsilon([0.5], [1], 1e-5)).toThrow();
-    expect(() => new RdpAccountant({ orders: [0.9] })).toThrow();
+    expectFedveilError(() => rdpToEpsilon([0.5], [1], 1e-5), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => new RdpAccountant({ orders: [0.9] }), InvalidArgument, 'INVALID_ARGUMENT');
     expect(new RdpAccountant().compose(poissonGaussianRounds(1, 0, 100)).epsilon(1e-5)).toBe(0);
     expect(new RdpAccountant().compose(gaussianEvent(0)).epsilon(1e-5)).toBe(Infinity);
   });
