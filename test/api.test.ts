@@ -4,9 +4,10 @@
 // from what README shows, this test breaks.
 import {
   planDistributedDp, planRound, privatizeUpdate, decodeAggregate, runSecAggRound, makeConfig,
-  findSecAggPlusParams, RdpAccountant, deterministicRandom, FedveilError, ThresholdNotMet,
-  sampleDiscreteGaussian, sampleSkellam, PldAccountant, InvalidArgument,
+  findSecAggPlusParams, RdpAccountant, deterministicRandom, ThresholdNotMet,
+  sampleDiscreteGaussian, sampleSkellam, PldAccountant, InvalidArgument, UnsupportedEvent,
 } from '../src/index.js';
+import { expectFedveilError, expectFedveilRejection } from './expect-error.js';
 
 describe('public API (README low-level example)', () => {
   test('privatize -> secure sum with dropouts -> decode recovers the mean within the planned noise', async () => {
@@ -49,13 +50,13 @@ describe('public API (README low-level example)', () => {
     const eps = new RdpAccountant().compose(plan.event, 100).epsilon(1e-5);
     expect(eps).toBeGreaterThan(0);
     expect(Number.isFinite(eps)).toBe(true);
-    expect(() => new PldAccountant().compose(plan.event, 1)).toThrow(FedveilError);
+    expectFedveilError(() => new PldAccountant().compose(plan.event, 1), UnsupportedEvent, 'UNSUPPORTED_EVENT');
     expect(findSecAggPlusParams({ clients: 1000, dropout: 0.05, corrupt: 0.05 })).toMatchObject({ degree: 30, threshold: 17, graph: 'harary' });
     expect(sampleDiscreteGaussian(3, 10).length).toBe(10);
     expect(sampleSkellam(3, 10).length).toBe(10);
-    expect(() => privatizeUpdate(new Float32Array(5), planRound(plan))).toThrow(InvalidArgument);
+    expectFedveilError(() => privatizeUpdate(new Float32Array(5), planRound(plan)), InvalidArgument, 'INVALID_ARGUMENT');
     const config = makeConfig({ n: 4, dim: 8, bits: 16, threshold: 3 });
     const inputs = Array.from({ length: 4 }, () => new Uint32Array(8));
-    await expect(runSecAggRound({ inputs, config, dropouts: { beforeMaskedInput: [1, 2] } })).rejects.toBeInstanceOf(ThresholdNotMet);
+    await expectFedveilRejection(runSecAggRound({ inputs, config, dropouts: { beforeMaskedInput: [1, 2] } }), ThresholdNotMet, 'THRESHOLD_NOT_MET');
   });
 });

@@ -3,17 +3,12 @@ import fc from 'fast-check';
 import { AEAD_OVERHEAD, aeadOpen, aeadSeal, deterministicRandom } from '../../src/crypto/index.js';
 import { CryptoError, InvalidArgument } from '../../src/errors.js';
 import { hex, loadVectors, toHex } from './helpers.js';
+import { expectFedveilError } from '../expect-error.js';
 
 interface AeadVector { name: string; key: string; nonce: string; aad: string; plaintext: string; ciphertext: string; tag: string }
 
 function expectAuthFailure(f: () => unknown): void {
-  try {
-    f();
-    throw new Error('opened');
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    expect((e as CryptoError).code).toBe('AEAD_AUTH_FAILED');
-  }
+  expectFedveilError(f, CryptoError, 'AEAD_AUTH_FAILED');
 }
 
 describe('ChaCha20-Poly1305 AEAD (RFC 8439)', () => {
@@ -64,10 +59,10 @@ describe('ChaCha20-Poly1305 AEAD (RFC 8439)', () => {
 
   test('wrong types and key lengths are InvalidArgument', () => {
     const key = new Uint8Array(32);
-    expect(() => aeadSeal(new Uint8Array(16), new Uint8Array(1), new Uint8Array(0))).toThrow(InvalidArgument);
-    expect(() => aeadSeal(key, 'x' as unknown as Uint8Array, new Uint8Array(0))).toThrow(InvalidArgument);
-    expect(() => aeadSeal(key, new Uint8Array(1), undefined as unknown as Uint8Array)).toThrow(InvalidArgument);
-    expect(() => aeadOpen(new Uint8Array(31), new Uint8Array(40), new Uint8Array(0))).toThrow(InvalidArgument);
-    expect(() => aeadOpen(key, [] as unknown as Uint8Array, new Uint8Array(0))).toThrow(InvalidArgument);
+    expectFedveilError(() => aeadSeal(new Uint8Array(16), new Uint8Array(1), new Uint8Array(0)), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => aeadSeal(key, 'x' as unknown as Uint8Array, new Uint8Array(0)), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => aeadSeal(key, new Uint8Array(1), undefined as unknown as Uint8Array), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => aeadOpen(new Uint8Array(31), new Uint8Array(40), new Uint8Array(0)), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => aeadOpen(key, [] as unknown as Uint8Array, new Uint8Array(0)), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });

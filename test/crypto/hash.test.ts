@@ -2,6 +2,7 @@ import { createHash, hkdfSync } from 'node:crypto';
 import { deriveKey, hkdfSha256, kdfInfo, sha256 } from '../../src/crypto/index.js';
 import { InvalidArgument } from '../../src/errors.js';
 import { hex, loadVectors, toHex } from './helpers.js';
+import { expectFedveilError } from '../expect-error.js';
 
 interface HkdfVector { name: string; ikm: string; salt: string; info: string; length: number; okm: string }
 
@@ -13,7 +14,7 @@ describe('sha256', () => {
     expect(toHex(sha256(msg))).toBe(createHash('sha256').update(msg).digest('hex'));
   });
   test('rejects non-bytes', () => {
-    expect(() => sha256('abc' as unknown as Uint8Array)).toThrow(InvalidArgument);
+    expectFedveilError(() => sha256('abc' as unknown as Uint8Array), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });
 
@@ -29,11 +30,11 @@ describe('hkdfSha256 (RFC 5869)', () => {
   });
   test('rejects bad lengths and types', () => {
     const ikm = new Uint8Array(32);
-    expect(() => hkdfSha256(ikm, undefined, new Uint8Array(0), 0)).toThrow(InvalidArgument);
-    expect(() => hkdfSha256(ikm, undefined, new Uint8Array(0), 255 * 32 + 1)).toThrow(InvalidArgument);
-    expect(() => hkdfSha256(ikm, undefined, new Uint8Array(0), 1.5)).toThrow(InvalidArgument);
-    expect(() => hkdfSha256(ikm, [] as unknown as Uint8Array, new Uint8Array(0), 32)).toThrow(InvalidArgument);
-    expect(() => hkdfSha256(null as unknown as Uint8Array, undefined, new Uint8Array(0), 32)).toThrow(InvalidArgument);
+    expectFedveilError(() => hkdfSha256(ikm, undefined, new Uint8Array(0), 0), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => hkdfSha256(ikm, undefined, new Uint8Array(0), 255 * 32 + 1), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => hkdfSha256(ikm, undefined, new Uint8Array(0), 1.5), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => hkdfSha256(ikm, [] as unknown as Uint8Array, new Uint8Array(0), 32), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => hkdfSha256(null as unknown as Uint8Array, undefined, new Uint8Array(0), 32), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });
 
@@ -57,12 +58,12 @@ describe('deriveKey (domain separation, I4)', () => {
     expect(deriveKey('a', ikm, [], 16)).toEqual(deriveKey('a', ikm, [], 32).subarray(0, 16));
   });
   test('rejects bad labels, contexts and lengths', () => {
-    expect(() => deriveKey('', ikm, [], 32)).toThrow(InvalidArgument);
-    expect(() => deriveKey('has space', ikm, [], 32)).toThrow(InvalidArgument);
-    expect(() => deriveKey('nul\u0000', ikm, [], 32)).toThrow(InvalidArgument);
-    expect(() => deriveKey('a', ikm, ['x' as unknown as Uint8Array], 32)).toThrow(InvalidArgument);
-    expect(() => deriveKey('a', ikm, undefined as unknown as Uint8Array[], 32)).toThrow(InvalidArgument);
-    expect(() => deriveKey('a', ikm, [], 0)).toThrow(InvalidArgument);
-    expect(() => deriveKey('a', 'k' as unknown as Uint8Array, [], 32)).toThrow(InvalidArgument);
+    expectFedveilError(() => deriveKey('', ikm, [], 32), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => deriveKey('has space', ikm, [], 32), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => deriveKey('nul\u0000', ikm, [], 32), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => deriveKey('a', ikm, ['x' as unknown as Uint8Array], 32), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => deriveKey('a', ikm, undefined as unknown as Uint8Array[], 32), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => deriveKey('a', ikm, [], 0), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => deriveKey('a', 'k' as unknown as Uint8Array, [], 32), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });

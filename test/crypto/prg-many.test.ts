@@ -9,6 +9,7 @@ import {
   PRG_CHUNK_BYTES, PRG_MANY_BLOCK_WORDS,
 } from '../../src/crypto/index.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const CHUNK_WORDS = PRG_CHUNK_BYTES / 4;
 const mask = (b: number): number => (b === 32 ? 0xffffffff : 2 ** b - 1);
@@ -92,16 +93,16 @@ describe('prgAddManyInto', () => {
       prgAddManyInto(keys, signs, scalar, 20, 'node', { offsetWords: off, simd: false });
       expect(scalar).toEqual(want.subarray(off));
     }
-    expect(() => prgAddManyInto(keys, signs, acc0.slice(6), 20, 'node', { offsetWords: 6 })).toThrow(InvalidArgument);
-    expect(() => prgAddManyInto(keys, signs, acc0.slice(8), 20, 'noble', { offsetWords: 8 })).toThrow(InvalidArgument);
+    expectFedveilError(() => prgAddManyInto(keys, signs, acc0.slice(6), 20, 'node', { offsetWords: 6 }), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => prgAddManyInto(keys, signs, acc0.slice(8), 20, 'noble', { offsetWords: 8 }), InvalidArgument, 'INVALID_ARGUMENT');
   });
 
   test('bad arguments are InvalidArgument', () => {
     const k = new Uint8Array(16);
-    expect(() => prgAddManyInto([k], [2], new Uint32Array(4), 16)).toThrow(InvalidArgument);
-    expect(() => prgAddManyInto([k], [1, 1], new Uint32Array(4), 16)).toThrow(InvalidArgument);
-    expect(() => prgAddManyInto([new Uint8Array(15)], [1], new Uint32Array(4), 16)).toThrow(InvalidArgument);
-    expect(() => prgAddManyInto([k], [1], new Uint32Array(4), 33)).toThrow(InvalidArgument);
-    expect(() => prgAddManyInto([k], [1], new Uint32Array(4), 16, 'node', { blockWords: 6 })).toThrow(InvalidArgument);
+    expectFedveilError(() => prgAddManyInto([k], [2], new Uint32Array(4), 16), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => prgAddManyInto([k], [1, 1], new Uint32Array(4), 16), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => prgAddManyInto([new Uint8Array(15)], [1], new Uint32Array(4), 16), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => prgAddManyInto([k], [1], new Uint32Array(4), 33), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => prgAddManyInto([k], [1], new Uint32Array(4), 16, 'node', { blockWords: 6 }), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });

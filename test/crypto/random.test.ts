@@ -1,5 +1,6 @@
 import { deterministicRandom, randomBelow, randomBytes, randomUnit, systemRandom, fillRandomUint32 } from '../../src/crypto/random.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 describe('CSPRNG module', () => {
   test('systemRandom fills buffers larger than the WebCrypto 64 KiB limit', () => {
@@ -43,9 +44,9 @@ describe('CSPRNG module', () => {
   });
 
   test('bad arguments are typed errors', () => {
-    expect(() => randomBytes(-1)).toThrow(InvalidArgument);
-    expect(() => randomBelow(0)).toThrow(InvalidArgument);
-    expect(() => deterministicRandom(new Uint8Array(5))).toThrow(InvalidArgument);
+    expectFedveilError(() => randomBytes(-1), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => randomBelow(0), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => deterministicRandom(new Uint8Array(5)), InvalidArgument, 'INVALID_ARGUMENT');
     expect(fillRandomUint32(new Uint32Array(4)).length).toBe(4);
   });
 });

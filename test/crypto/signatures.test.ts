@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVeri
 import { deterministicRandom, ed25519Backend, ed25519KeyPair, ed25519PublicKey, ed25519Sign, ed25519Verify, randomBytes } from '../../src/crypto/index.js';
 import { InvalidArgument } from '../../src/errors.js';
 import { hex, loadVectors, toHex } from './helpers.js';
+import { expectFedveilError } from '../expect-error.js';
 
 interface EdVector { name: string; secretKey: string; publicKey: string; message: string; signature: string }
 
@@ -105,12 +106,12 @@ describe('Ed25519 (RFC 8032)', () => {
   test('wrong lengths are InvalidArgument', () => {
     const { secretKey, publicKey } = ed25519KeyPair(deterministicRandom(4));
     const sig = ed25519Sign(secretKey, new Uint8Array(1));
-    expect(() => ed25519Sign(new Uint8Array(31), new Uint8Array(1))).toThrow(InvalidArgument);
-    expect(() => ed25519Sign(secretKey, 'msg' as unknown as Uint8Array)).toThrow(InvalidArgument);
-    expect(() => ed25519Verify(new Uint8Array(33), new Uint8Array(1), sig)).toThrow(InvalidArgument);
-    expect(() => ed25519Verify(publicKey, new Uint8Array(1), sig.subarray(0, 63))).toThrow(InvalidArgument);
-    expect(() => ed25519PublicKey(new Uint8Array(64))).toThrow(InvalidArgument);
-    expect(() => ed25519Verify(publicKey, new Uint8Array(1), sig, 'openssl' as 'node')).toThrow(InvalidArgument);
-    expect(() => ed25519Sign(secretKey, new Uint8Array(1), 'x' as 'node')).toThrow(InvalidArgument);
+    expectFedveilError(() => ed25519Sign(new Uint8Array(31), new Uint8Array(1)), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => ed25519Sign(secretKey, 'msg' as unknown as Uint8Array), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => ed25519Verify(new Uint8Array(33), new Uint8Array(1), sig), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => ed25519Verify(publicKey, new Uint8Array(1), sig.subarray(0, 63)), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => ed25519PublicKey(new Uint8Array(64)), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => ed25519Verify(publicKey, new Uint8Array(1), sig, 'openssl' as 'node'), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => ed25519Sign(secretKey, new Uint8Array(1), 'x' as 'node'), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });

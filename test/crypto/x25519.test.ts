@@ -4,6 +4,7 @@ import {
 import { InvalidArgument, InvalidPublicKey } from '../../src/errors.js';
 import { hex, toHex } from './helpers.js';
 import { readFileSync } from 'node:fs';
+import { expectFedveilError } from '../expect-error.js';
 
 const V = JSON.parse(readFileSync(new URL('../vectors/rfc7748-x25519.json', import.meta.url), 'utf8')) as {
   scalarMult: { scalar: string; u: string; output: string }[];
@@ -82,16 +83,10 @@ describe('X25519 (RFC 7748)', () => {
   ];
 
   test.each([...smallOrder, ...nonCanonical])('rejects public key %s with InvalidPublicKey on both backends', (_name, pk) => {
-    expect(() => x25519ValidatePublicKey(pk)).toThrow(InvalidPublicKey);
+    expectFedveilError(() => x25519ValidatePublicKey(pk), InvalidPublicKey, 'INVALID_PUBLIC_KEY');
     const sk = x25519KeyPair(deterministicRandom(5)).secretKey;
     for (const backend of ['node', 'noble'] as const) {
-      try {
-        x25519Agree(sk, pk, backend);
-        throw new Error('accepted');
-      } catch (e) {
-        expect(e).toBeInstanceOf(InvalidPublicKey);
-        expect((e as InvalidPublicKey).code).toBe('INVALID_PUBLIC_KEY');
-      }
+      expectFedveilError(() => x25519Agree(sk, pk, backend), InvalidPublicKey, 'INVALID_PUBLIC_KEY');
     }
   });
 
@@ -115,10 +110,10 @@ describe('X25519 (RFC 7748)', () => {
 
   test('wrong lengths and types are InvalidArgument', () => {
     const { secretKey, publicKey } = x25519KeyPair(deterministicRandom(7));
-    expect(() => x25519ValidatePublicKey(new Uint8Array(31))).toThrow(InvalidArgument);
-    expect(() => x25519Agree(new Uint8Array(33), publicKey)).toThrow(InvalidArgument);
-    expect(() => x25519Agree(secretKey, 'pk' as unknown as Uint8Array)).toThrow(InvalidArgument);
-    expect(() => x25519Agree(secretKey, publicKey, 'openssl' as 'node')).toThrow(InvalidArgument);
-    expect(() => x25519PublicKey(new Uint8Array(0))).toThrow(InvalidArgument);
+    expectFedveilError(() => x25519ValidatePublicKey(new Uint8Array(31)), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => x25519Agree(new Uint8Array(33), publicKey), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => x25519Agree(secretKey, 'pk' as unknown as Uint8Array), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => x25519Agree(secretKey, publicKey, 'openssl' as 'node'), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => x25519PublicKey(new Uint8Array(0)), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });

@@ -1,6 +1,7 @@
 /** Noise calibration: the returned multiplier meets the target and is within the tolerance of the minimum. */
-import { InfeasibleParameters } from '../../src/errors.js';
+import { InfeasibleParameters, InvalidArgument } from '../../src/errors.js';
 import { calibrateNoiseMultiplier, computeEpsilon, poissonGaussianRounds } from '../../src/dp/index.js';
+import { expectFedveilError } from '../expect-error.js';
 
 describe('calibrateNoiseMultiplier', () => {
   test.each(['rdp', 'gdp', 'pld'] as const)('%s: meets (eps, delta) and z - tolerance does not', (accountant) => {
@@ -19,7 +20,7 @@ describe('calibrateNoiseMultiplier', () => {
   });
 
   test('infeasible targets throw InfeasibleParameters', () => {
-    expect(() => calibrateNoiseMultiplier({ epsilon: 1e-6, delta: 1e-10, samplingProbability: 1, rounds: 1000, maxNoiseMultiplier: 100 })).toThrow(InfeasibleParameters);
-    expect(() => calibrateNoiseMultiplier({ epsilon: 1, delta: 0, samplingProbability: 1, rounds: 1 })).toThrow();
+    expectFedveilError(() => calibrateNoiseMultiplier({ epsilon: 1e-6, delta: 1e-10, samplingProbability: 1, rounds: 1000, maxNoiseMultiplier: 100 }), InfeasibleParameters, 'INFEASIBLE_PARAMETERS');
+    expectFedveilError(() => calibrateNoiseMultiplier({ epsilon: 1, delta: 0, samplingProbability: 1, rounds: 1 }), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });

@@ -13,6 +13,7 @@ import { planDistributedDp, planRound, type DistributedDpPlan, type DistributedD
 import { decodeAggregate, privatizeUpdate } from '../../src/dp/pipeline.js';
 import { distributedRdp } from '../../src/dp/distributed-rdp.js';
 import { InfeasibleParameters, InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 function randomUpdate(d: number, norm: number, rng: ReturnType<typeof deterministicRandom>): Float32Array {
   const w = new Uint32Array(d);
@@ -69,23 +70,19 @@ describe('planDistributedDp', () => {
 
   test('infeasible requests are typed errors that name the knob', () => {
     const tooFew = () => planDistributedDp({ ...base, expectedClients: 1000, minClients: 500, dim: 1_000_000, bits: 12 });
-    expect(tooFew).toThrow(InfeasibleParameters);
-    try {
-      tooFew();
-    } catch (e) {
-      expect((e as InfeasibleParameters).code).toBe('INFEASIBLE_PARAMETERS');
-      expect((e as Error).message).toMatch(/raise bits to >= \d+/);
-    }
-    expect(() => planDistributedDp({ ...base, bits: 4, expectedClients: 20 })).toThrow(InfeasibleParameters);
-    expect(() => planDistributedDp({ ...base, scale: 1e9 })).toThrow(InfeasibleParameters);
+    const e = expectFedveilError(tooFew, InfeasibleParameters, 'INFEASIBLE_PARAMETERS');
+    // InfeasibleParameters says which knob to turn (its documented contract).
+    expect(e.message).toMatch(/raise bits to >= \d+/);
+    expectFedveilError(() => planDistributedDp({ ...base, bits: 4, expectedClients: 20 }), InfeasibleParameters, 'INFEASIBLE_PARAMETERS');
+    expectFedveilError(() => planDistributedDp({ ...base, scale: 1e9 }), InfeasibleParameters, 'INFEASIBLE_PARAMETERS');
   });
 
   test('invalid requests are InvalidArgument', () => {
-    expect(() => planDistributedDp({ ...base, minClients: 30 })).toThrow(InvalidArgument);
-    expect(() => planDistributedDp({ ...base, clipNorm: -1 })).toThrow(InvalidArgument);
-    expect(() => planDistributedDp({ ...base, mechanism: 'laplace' as 'ddg' })).toThrow(InvalidArgument);
-    expect(() => planDistributedDp({ ...base, rotationSeed: new Uint8Array(16) })).toThrow(InvalidArgument);
-    expect(() => planDistributedDp({ ...base, maxClients: 5 })).toThrow(InvalidArgument);
+    expectFedveilError(() => planDistributedDp({ ...base, minClients: 30 }), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => planDistributedDp({ ...base, clipNorm: -1 }), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => planDistributedDp({ ...base, mechanism: 'laplace' as 'ddg' }), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => planDistributedDp({ ...base, rotationSeed: new Uint8Array(16) }), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => planDistributedDp({ ...base, maxClients: 5 }), InvalidArgument, 'INVALID_ARGUMENT');
   });
 
   test('planRound draws a fresh public seed and keeps everything else', () => {
@@ -168,11 +165,11 @@ describe('privatize -> modular sum -> decode', () => {
 
   test('decode validates its inputs', () => {
     const plan = planDistributedDp(base, deterministicRandom(11));
-    expect(() => decodeAggregate(new Uint32Array(5), plan, 1)).toThrow(InvalidArgument);
-    expect(() => decodeAggregate(new Uint32Array(plan.paddedDim), plan, 0)).toThrow(InvalidArgument);
-    expect(() => privatizeUpdate(new Float32Array(3), plan)).toThrow(InvalidArgument);
+    expectFedveilError(() => decodeAggregate(new Uint32Array(5), plan, 1), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => decodeAggregate(new Uint32Array(plan.paddedDim), plan, 0), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => privatizeUpdate(new Float32Array(3), plan), InvalidArgument, 'INVALID_ARGUMENT');
     const bad = new Float32Array(plan.dim);
     bad[7] = Number.NaN;
-    expect(() => privatizeUpdate(bad, plan)).toThrow(InvalidArgument);
+    expectFedveilError(() => privatizeUpdate(bad, plan), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });

@@ -22,6 +22,7 @@ import {
   skellamEventForTest,
 } from './pld-helpers.js';
 import { InfeasibleParameters } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 const fine = { valueDiscretizationInterval: 1e-4 };
@@ -91,7 +92,7 @@ describe('PLD accountant', () => {
   test('a grid too large to allocate is refused with InfeasibleParameters, not an out-of-memory crash', () => {
     const acc = new PldAccountant().compose(gaussianEvent(3));
     const before = acc.epsilon(1e-5);
-    expect(() => acc.compose(composedEvent([gaussianEvent(2), selfComposedEvent(gaussianEvent(0.5), 10_000)]))).toThrow(InfeasibleParameters);
+    expectFedveilError(() => acc.compose(composedEvent([gaussianEvent(2), selfComposedEvent(gaussianEvent(0.5), 10_000)])), InfeasibleParameters, 'INFEASIBLE_PARAMETERS');
     expect(acc.epsilon(1e-5)).toBe(before); // nothing of the failed composition remains
   });
 
@@ -99,7 +100,7 @@ describe('PLD accountant', () => {
     const acc = new PldAccountant().compose(gaussianEvent(2));
     const before = acc.epsilon(1e-5);
     const bad = composedEvent([gaussianEvent(1), skellamEventForTest()]);
-    expect(() => acc.compose(bad)).toThrow(UnsupportedEvent);
+    expectFedveilError(() => acc.compose(bad), UnsupportedEvent, 'UNSUPPORTED_EVENT');
     expect(acc.supports(bad)).toBe(false);
     expect(acc.epsilon(1e-5)).toBe(before);
     expect(new PldAccountant().compose(gaussianEvent(0)).epsilon(1e-5)).toBe(Infinity);

@@ -19,6 +19,7 @@ import {
 } from '../../src/dp/samplers.js';
 import { decideExact, expInterval, rationalOf } from '../../src/dp/samplers/exact.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const N = 1_000_000;
 
@@ -139,10 +140,10 @@ describe('discrete Gaussian', () => {
   });
 
   test('rejects invalid sigma and count', () => {
-    expect(() => sampleDiscreteGaussian(0, 1)).toThrow(InvalidArgument);
-    expect(() => sampleDiscreteGaussian(Number.NaN, 1)).toThrow(InvalidArgument);
-    expect(() => sampleDiscreteGaussian(1, -1)).toThrow(InvalidArgument);
-    expect(() => sampleDiscreteGaussian(1, 1.5)).toThrow(InvalidArgument);
+    expectFedveilError(() => sampleDiscreteGaussian(0, 1), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => sampleDiscreteGaussian(Number.NaN, 1), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => sampleDiscreteGaussian(1, -1), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => sampleDiscreteGaussian(1, 1.5), InvalidArgument, 'INVALID_ARGUMENT');
     expect(sampleDiscreteGaussian(3, 0)).toHaveLength(0);
   });
 });
@@ -193,9 +194,9 @@ describe('Poisson and Skellam', () => {
   }
 
   test('rejects invalid mu', () => {
-    expect(() => sampleSkellam(0, 1)).toThrow(InvalidArgument);
-    expect(() => sampleSkellam(-1, 1)).toThrow(InvalidArgument);
-    expect(() => sampleSkellam(Infinity, 1)).toThrow(InvalidArgument);
+    expectFedveilError(() => sampleSkellam(0, 1), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => sampleSkellam(-1, 1), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => sampleSkellam(Infinity, 1), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });
 

@@ -2,6 +2,7 @@ import { parseIdx, IdxFormatError } from '../../src/fl/idx.js';
 import { decodeMnist, loadMnist } from '../../src/fl/mnist.js';
 import { splitIid, splitShards, splitDirichlet, sampleDirichlet } from '../../src/fl/splits.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
+import { expectFedveilError } from '../expect-error.js';
 
 function idx(dims: number[], type = 0x08, extra = 0): Uint8Array {
   const count = dims.reduce((a, b) => a * b, 1);
@@ -31,19 +32,12 @@ test('IDX reader rejects bad magic, types, dims and sizes with IdxFormatError', 
   bad.push(new Uint8Array([0, 0, 8]));
   bad.push(idx([2, 0]));
   for (const b of bad) {
-    let err: unknown;
-    try {
-      parseIdx(b);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(IdxFormatError);
-    expect((err as IdxFormatError).code).toBe('IDX_FORMAT');
+    expectFedveilError(() => parseIdx(b), IdxFormatError, 'IDX_FORMAT');
   }
-  expect(() => parseIdx(idx([2, 3]), 3)).toThrow(IdxFormatError);
+  expectFedveilError(() => parseIdx(idx([2, 3]), 3), IdxFormatError, 'IDX_FORMAT');
   // images and labels must pair up and be 28x28
-  expect(() => decodeMnist(idx([2, 28, 28]), idx([3]))).toThrow(IdxFormatError);
-  expect(() => decodeMnist(idx([2, 27, 28]), idx([2]))).toThrow(IdxFormatError);
+  expectFedveilError(() => decodeMnist(idx([2, 28, 28]), idx([3])), IdxFormatError, 'IDX_FORMAT');
+  expectFedveilError(() => decodeMnist(idx([2, 27, 28]), idx([2])), IdxFormatError, 'IDX_FORMAT');
 });
 
 test('real MNIST loads with the published sizes, normalised to [0, 1]', async () => {

@@ -1,5 +1,6 @@
 import { fedAvg, fedAdam, fedYogi } from '../../src/fl/strategy.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const x = Float32Array.from([1, -2, 0.5]);
 const d = Float32Array.from([0.1, -0.4, 0]);
@@ -9,8 +10,8 @@ test('FedAvg: x + eta * delta', () => {
   const r = fedAvg({ serverLearningRate: 0.5 }).apply(x, d);
   expect(r[0]).toBeCloseTo(1.05, 6);
   expect(r[1]).toBeCloseTo(-2.2, 6);
-  expect(() => fedAvg().apply(x, new Float32Array(2))).toThrow(InvalidArgument);
-  expect(() => fedAvg().apply(x, Float32Array.from([NaN, 0, 0]))).toThrow(InvalidArgument);
+  expectFedveilError(() => fedAvg().apply(x, new Float32Array(2)), InvalidArgument, 'INVALID_ARGUMENT');
+  expectFedveilError(() => fedAvg().apply(x, Float32Array.from([NaN, 0, 0])), InvalidArgument, 'INVALID_ARGUMENT');
 });
 
 test('FedAdam: two steps against hand-computed values (Reddi et al. 2021, Alg. 2)', () => {

@@ -5,6 +5,7 @@ import { build2nn, buildMlp, trainLocal, evaluateAccuracy } from '../../src/fl/t
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { InvalidArgument } from '../../src/errors.js';
 import type { LabelledData } from '../../src/fl/mnist.js';
+import { expectFedveilError } from '../expect-error.js';
 
 beforeAll(async () => {
   const r = await selectBackend();
@@ -51,8 +52,8 @@ test('flatten / unflatten round trip preserves shapes, order and values', () => 
   // the copy out is independent of the model
   flat.fill(0);
   expect(flattenWeights(m)[1]).toBeCloseTo(fresh[1]!, 6);
-  expect(() => setFlatWeights(m, new Float32Array(3))).toThrow(InvalidArgument);
-  expect(() => unflattenWeights(new Float32Array(3), specs)).toThrow(InvalidArgument);
+  expectFedveilError(() => setFlatWeights(m, new Float32Array(3)), InvalidArgument, 'INVALID_ARGUMENT');
+  expectFedveilError(() => unflattenWeights(new Float32Array(3), specs), InvalidArgument, 'INVALID_ARGUMENT');
   m.dispose();
 });
 

@@ -32,7 +32,13 @@ describe('fedveil params / bench secagg', () => {
     expect(out.trim().split('\n')).toHaveLength(1);
     const r = JSON.parse(out) as Record<string, unknown>;
     expect(r).toMatchObject({ clients: 12, dim: 500, graph: 'full', degree: 11, threshold: 7, sumCorrect: true, timedClients: 12 });
-    for (const k of ['clientMs', 'serverMs', 'bytesUpPerClient', 'bytesDownPerClient', 'prgLimitRatio']) expect(r[k]).toBeGreaterThan(0);
+    // Byte counts are properties of the protocol, not of the machine.
+    for (const k of ['bytesUpPerClient', 'bytesDownPerClient']) expect(r[k]).toBeGreaterThan(0);
+    // Timings and the PRG-limit ratio are measurements: reported, never judged.
+    for (const k of ['clientMs', 'serverMs', 'prgLimitRatio']) {
+      expect(typeof r[k]).toBe('number');
+      expect(Number.isFinite(r[k])).toBe(true);
+    }
     // Upload: at least the packed vector d*b/8.
     expect(r.bytesUpPerClient as number).toBeGreaterThan((500 * 16) / 8);
   });

@@ -1,6 +1,7 @@
 import { InvalidArgument } from '../../src/errors.js';
 import { makeConfig, roundTag } from '../../src/secagg/config.js';
 import { neighbourGraph, relabelling } from '../../src/secagg/graph.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const seed = new Uint8Array(32).fill(5);
 
@@ -23,7 +24,7 @@ describe('makeConfig', () => {
       { n: 10, threshold: 8, dim: 4, mode: 'active' as const }, // no PKI
       { n: 10, threshold: 5, dim: 4, seed: new Uint8Array(16) },
     ];
-    for (const b of bad) expect(() => makeConfig({ seed, ...b })).toThrow(InvalidArgument);
+    for (const b of bad) expectFedveilError(() => makeConfig({ seed, ...b }), InvalidArgument, 'INVALID_ARGUMENT');
   });
 
   test('the round tag changes with every parameter', () => {

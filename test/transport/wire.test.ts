@@ -8,13 +8,14 @@ import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { InvalidMessage } from '../../src/errors.js';
 import { decodeClientMessage, decodeServerMessage, encodeMessage } from '../../src/transport/wire.js';
+import { expectFedveilError } from '../expect-error.js';
 
 function onlyInvalidMessage(f: () => unknown): boolean {
   try {
     f();
     return true;
   } catch (err) {
-    return err instanceof InvalidMessage;
+    return err instanceof InvalidMessage && err.code === 'INVALID_MESSAGE';
   }
 }
 
@@ -39,8 +40,8 @@ describe('wire codec', () => {
   test('a valid envelope round-trips; wrong lengths are rejected', () => {
     const env = { t: 'env' as const, seq: 3, round: 2, payload: new Uint8Array([1, 2, 3]), sig: new Uint8Array(64).fill(9) };
     expect(decodeClientMessage(encodeMessage(env))).toEqual({ ...env, payload: new Uint8Array([1, 2, 3]), sig: new Uint8Array(64).fill(9) });
-    expect(() => decodeClientMessage(encodeMessage({ ...env, sig: new Uint8Array(63) }))).toThrow(InvalidMessage);
-    expect(() => decodeClientMessage(pack({ t: 'auth', v: 1, pk: new Uint8Array(31), sig: new Uint8Array(64) }))).toThrow(InvalidMessage);
-    expect(() => decodeClientMessage(pack({ ...env, seq: -1 }))).toThrow(InvalidMessage);
+    expectFedveilError(() => decodeClientMessage(encodeMessage({ ...env, sig: new Uint8Array(63) })), InvalidMessage, 'INVALID_MESSAGE');
+    expectFedveilError(() => decodeClientMessage(pack({ t: 'auth', v: 1, pk: new Uint8Array(31), sig: new Uint8Array(64) })), InvalidMessage, 'INVALID_MESSAGE');
+    expectFedveilError(() => decodeClientMessage(pack({ ...env, seq: -1 })), InvalidMessage, 'INVALID_MESSAGE');
   });
 });
