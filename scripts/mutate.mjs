@@ -284,6 +284,7 @@ async function main() {
   console.log(`copy: ${copy} (${opts.workingTree ? 'working tree' : 'HEAD'}); ${queue.length} mutants over ${sources.length} files, seed ${opts.seed}`);
   const results = [];
   const baseline = new Map();
+  const baselineOfTests = new Map();
   try {
     for (const [i, m] of queue.entries()) {
       const path = join(copy, m.file);
@@ -291,7 +292,10 @@ async function main() {
       // their duration sets the mutant timeout (a hang counts as killed).
       if (!baseline.has(m.file)) {
         const tests = await relatedTests(copy, m.file);
-        const b = { ...(await runTests(copy, tests, opts.workers, 30 * 60_000)), tests };
+        const key = tests.join(' ');
+        // Files covered by the same tests share one baseline run.
+        const b = baselineOfTests.get(key) ?? { ...(await runTests(copy, tests, opts.workers, 30 * 60_000)), tests };
+        baselineOfTests.set(key, b);
         baseline.set(m.file, b);
         console.log(`baseline ${m.file}: ${b.noTests ? 'no related tests' : b.passed ? 'pass' : 'FAIL'} (${(b.ms / 1000).toFixed(1)} s; ${tests.join(' ')})`);
         if (!b.passed && !b.noTests) console.log(b.out.split('\n').filter((l) => /●|FAIL/.test(l)).slice(0, 10).join('\n'));

@@ -62,7 +62,10 @@ export function runDir(name: string): string {
  */
 export async function buildCli(name: string): Promise<string> {
   const outfile = path.join(runDir(`cli-${name}`), 'cli', 'fedveil.mjs');
-  await build({ entryPoints: [path.join(ROOT, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'error' });
+  // Under `npm run coverage` (NODE_V8_COVERAGE set) the bundle carries an
+  // inline source map, so the spawned processes' coverage maps back to src/.
+  const sourcemap = process.env.NODE_V8_COVERAGE ? 'inline' : false;
+  await build({ entryPoints: [path.join(ROOT, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'error', sourcemap });
   return outfile;
 }
 
