@@ -1,8 +1,13 @@
 /**
- * `fedveil audit LEDGER.jsonl [--delta D] [--plot out.svg] [--public-key HEX] [--json]`
- * (DESIGN.md sections 5 and 7): verify a privacy ledger's hash chain and
- * signatures, check every round's parameters, recompute epsilon with every
- * accountant, print a table, optionally write an SVG plot.
+ * `fedveil audit LEDGER.jsonl [--delta D] [--plot out.svg] [--public-key HEX] [--json]`:
+ * verify a privacy ledger's hash chain and signatures, check every round's
+ * parameters, recompute epsilon with every accountant, print a table,
+ * optionally write an SVG plot.
+ *
+ * The report names the guarantee its epsilons are: if any round's event
+ * relies on sampling amplification, `"guarantee": "model-observers"` (against
+ * observers of the released models, valid if sampling was done as recorded);
+ * otherwise `"coordinator"` (against the coordinator).
  *
  * Exit codes: 0 valid and within budget; 3 budget exceeded; 4 integrity or
  * consistency failure (names the first bad line and why); 1 usage or I/O error.
@@ -62,6 +67,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
   const { verifyLedger } = await import('../dp/ledger-verify.js');
   const { ACCOUNTANT_NAMES } = await import('../dp/ledger-format.js');
   const { plotPointsFromReport, renderEpsilonPlot } = await import('../dp/plot.js');
+  const { GUARANTEE_TEXT, guaranteeOf, composedEvent } = await import('../dp/events.js');
   let data: Uint8Array;
   try {
     data = new Uint8Array(await fs.readFile(path));
@@ -109,6 +115,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
   }
 
   const accountants: readonly AccountantName[] = ACCOUNTANT_NAMES;
+  const guarantee = guaranteeOf(composedEvent(report.rounds.map((r) => r.event)));
   const json: Record<string, unknown> = {
     ledger: path,
     exitCode,
@@ -119,6 +126,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
     keyPinned: report.keyPinned,
     publicKey: report.header?.publicKey ?? null,
     accountant: own,
+    guarantee,
     delta: report.delta,
     budget: report.budget,
     rounds: report.rounds.map((r) => ({
@@ -142,6 +150,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
     out.push(`key      ${h.publicKey} ${report.keyPinned ? '(matches --public-key)' : '(NOT pinned: pass --public-key to check authorship)'}`);
     out.push(`budget   epsilon ${h.epsilonBudget} at delta ${h.delta}, ledger accountant ${h.accountant}; table at delta ${report.delta}`);
     out.push(`head     ${String(report.headHash)} (${report.rounds.length} rounds)`);
+    out.push(`guarantee ${guarantee}: epsilon ${GUARANTEE_TEXT[guarantee]}`);
     out.push('');
     if (report.rounds.length > 0) {
       out.push(table(report, accountants));
@@ -157,7 +166,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
   for (const w of report.warnings) out.push(`warning: ${w}`);
   if (plot !== undefined) out.push(`plot written to ${plot}`);
   out.push(
-    exitCode === EXIT_OK ? `OK: ledger verified; ${String(own)} epsilon ${fmt(finalOwn)} of budget ${fmt(report.budget)} at delta ${String(report.header?.delta)}`
+    exitCode === EXIT_OK ? `OK: ledger verified; ${String(own)} epsilon ${fmt(finalOwn)} of budget ${fmt(report.budget)} at delta ${String(report.header?.delta)} (${GUARANTEE_TEXT[guarantee]})`
       : exitCode === EXIT_BUDGET_EXCEEDED ? `BUDGET EXCEEDED: ${message.replace(/^budget exceeded: /, '')}` : `FAILED: ${message}`,
   );
   return { exitCode, message, json, text: out.join('\n'), report };

@@ -1,10 +1,17 @@
 /**
  * `fedveil epsilon --noise-multiplier z --sample-rate q --rounds T --delta D
- *   [--accountant rdp|pld|gdp|all] [--mechanism gaussian|ddg|skellam ...] [--json]`
- * (DESIGN.md section 7): the epsilon of T rounds of Poisson-sampled noise
- * addition. `--json` prints `{"accountant","epsilon","delta","order"?}` or,
- * for `all`, `{"rdp":{...},"pld":{...},"gdp":{...}}`. GDP results carry
+ *   [--accountant rdp|pld|gdp|all] [--mechanism gaussian|ddg|skellam ...]
+ *   [--against model-observers|coordinator] [--json]`:
+ * the epsilon of T rounds of Poisson-sampled noise addition. `--json` prints
+ * `{"accountant","epsilon","delta","order"?,"guarantee"}` or, for `all`,
+ * `{"rdp":{...},"pld":{...},"gdp":{...}}`. GDP results carry
  * `"approximate": true` (the CLT can under-report).
+ *
+ * Every result names its guarantee: with sampling amplification (q < 1) it is
+ * `"guarantee": "model-observers"`, i.e. against observers of the released
+ * models, valid if sampling was done as recorded; `--against coordinator`
+ * (or q = 1) drops the amplification, giving the epsilon against the
+ * coordinator, who knows which clients were sampled (`"coordinator"`).
  *
  * For `--mechanism ddg|skellam` the per-round event is built by
  * distributedEvent (src/dp/distributed-rdp.ts) from the clip norm, scale,
@@ -15,6 +22,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { InfeasibleParameters, InvalidArgument } from '../errors.js';
 import { parseNumber, parsePositiveInteger, parseProbability, printJson } from './common.js';
+import { GUARANTEE_TEXT, type Guarantee } from '../dp/events.js';
 
 type Kind = 'rdp' | 'pld' | 'gdp';
 
@@ -31,6 +39,7 @@ export interface EpsilonCliOptions {
   minClients?: number;
   beta?: number;
   discretization?: number;
+  against?: 'model-observers' | 'coordinator';
   json?: boolean;
 }
 
@@ -67,9 +76,11 @@ export async function runEpsilon(o: EpsilonCliOptions): Promise<Record<string, u
     });
     event = dp.selfComposedEvent(dp.poissonSampledEvent(o.sampleRate, round), o.rounds);
   }
+  if (o.against === 'coordinator') event = dp.withoutSamplingAmplification(event);
+  const guarantee = dp.guaranteeOf(event);
   const one = (kind: Kind): Record<string, unknown> => {
     const r = dp.computeEpsilon(event, o.delta, kind, o.discretization === undefined ? {} : { pld: { valueDiscretizationInterval: o.discretization } });
-    return { ...r };
+    return { ...r, guarantee };
   };
   if (o.accountant !== 'all') return one(o.accountant);
   const out: Record<string, unknown> = {};
@@ -78,8 +89,8 @@ export async function runEpsilon(o: EpsilonCliOptions): Promise<Record<string, u
       out[kind] = one(kind);
     } catch (err) {
       // One accountant without a bound (or too large a PLD grid) must not hide the others' answers.
-      if (err instanceof dp.UnsupportedEvent) out[kind] = { accountant: kind, unsupported: err.message };
-      else if (err instanceof InfeasibleParameters) out[kind] = { accountant: kind, error: err.message };
+      if (err instanceof dp.UnsupportedEvent) out[kind] = { accountant: kind, unsupported: err.message, guarantee };
+      else if (err instanceof InfeasibleParameters) out[kind] = { accountant: kind, error: err.message, guarantee };
       else throw err;
     }
   }
@@ -93,6 +104,7 @@ function line(r: Record<string, unknown>): string {
   let s = `${String(r.accountant)}: epsilon = ${Number.isFinite(eps) ? eps.toPrecision(8) : String(eps)} at delta = ${String(r.delta)}`;
   if (r.order !== undefined) s += ` (order ${String(r.order)})`;
   if (r.approximate) s += ' [approximate: CLT, can under-report]';
+  if (typeof r.guarantee === 'string') s += `; ${GUARANTEE_TEXT[r.guarantee as Guarantee]}`;
   if (Array.isArray(r.warnings)) s += `\n  warnings: ${r.warnings.length} (e.g. ${String(r.warnings[0])})`;
   return s;
 }
@@ -113,6 +125,11 @@ export function register(program: Command): void {
     .option('--min-clients <t>', 'ddg/skellam: minimum clients whose noise is in every sum (I6)', parsePositiveInteger)
     .option('--beta <b>', 'ddg/skellam: conditional rounding failure probability', parseNumber)
     .option('--discretization <d>', 'PLD loss grid spacing (default 5e-4; 1e-4 reproduces dp_accounting)', parsePositive)
+    .addOption(
+      new Option('--against <who>', 'model-observers: with sampling amplification (valid if sampling was done as recorded); coordinator: without it')
+        .choices(['model-observers', 'coordinator'])
+        .default('model-observers'),
+    )
     .option('--json', 'print one JSON object')
     .action(async (opts: EpsilonCliOptions) => {
       const result = await runEpsilon(opts);

@@ -231,3 +231,59 @@ export function toDpAccountingPython(event: DpEvent): string {
       return `dp_accounting.ComposedDpEvent([${event.events.map(toDpAccountingPython).join(', ')}])`;
   }
 }
+
+/**
+ * Who an epsilon computed from `event` protects against. Privacy amplification
+ * by sampling (a poisson_sampled or sampled_without_replacement wrapper that
+ * actually subsamples) holds only against parties who do not learn who was
+ * sampled: observers of the released models, and only if sampling was done as
+ * recorded. The coordinator sees which clients took part, so against it only
+ * the unamplified guarantee holds.
+ */
+export type Guarantee = 'model-observers' | 'coordinator';
+
+export const GUARANTEE_TEXT: Readonly<Record<Guarantee, string>> = Object.freeze({
+  'model-observers': 'against observers of the released models, valid if sampling was done as recorded',
+  coordinator: 'against the coordinator',
+});
+
+/** true if some part of `event` relies on amplification by subsampling (q < 1 or m < n). */
+export function usesSamplingAmplification(event: DpEvent): boolean {
+  switch (event.type) {
+    case 'poisson_sampled':
+      return event.samplingProbability < 1 || usesSamplingAmplification(event.event);
+    case 'sampled_without_replacement':
+      return event.sampleSize < event.sourceDatasetSize || usesSamplingAmplification(event.event);
+    case 'self_composed':
+      return event.count > 0 && usesSamplingAmplification(event.event);
+    case 'composed':
+      return event.events.some(usesSamplingAmplification);
+    default:
+      return false;
+  }
+}
+
+/** The guarantee an epsilon of `event` is: 'model-observers' with amplification, else 'coordinator'. */
+export function guaranteeOf(event: DpEvent): Guarantee {
+  return usesSamplingAmplification(event) ? 'model-observers' : 'coordinator';
+}
+
+/**
+ * The same event without sampling amplification: every sampling wrapper is
+ * replaced by the mechanism it wraps (the guarantee against the coordinator,
+ * who knows the sample; q = 0 rounds, where nobody took part, stay at 0).
+ */
+export function withoutSamplingAmplification(event: DpEvent): DpEvent {
+  switch (event.type) {
+    case 'poisson_sampled':
+      return event.samplingProbability === 0 ? selfComposedEvent(event.event, 0) : withoutSamplingAmplification(event.event);
+    case 'sampled_without_replacement':
+      return event.sampleSize === 0 ? selfComposedEvent(event.event, 0) : withoutSamplingAmplification(event.event);
+    case 'self_composed':
+      return selfComposedEvent(withoutSamplingAmplification(event.event), event.count);
+    case 'composed':
+      return composedEvent(event.events.map(withoutSamplingAmplification));
+    default:
+      return event;
+  }
+}

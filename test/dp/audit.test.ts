@@ -48,11 +48,23 @@ describe('runAudit exit codes', () => {
     expect(res.text).toMatch(/matches --public-key/);
     expect(res.text.split('\n').filter((l) => /^[1-4]\s/.test(l))).toHaveLength(4);
     expect(res.text).toMatch(/^OK: ledger verified/m);
+    // the ledger's rounds are Poisson-sampled: the epsilon is the amplified one and says so
+    expect(res.text).toMatch(/^guarantee model-observers: epsilon against observers of the released models, valid if sampling was done as recorded$/m);
+    expect(res.text).toMatch(/^OK: .*\(against observers of the released models, valid if sampling was done as recorded\)$/m);
+    expect(res.json.guarantee).toBe('model-observers');
     const json = res.json as { valid: boolean; withinBudget: boolean; rounds: Array<{ epsilon: Record<string, number> }>; budgetLeft: number; keyPinned: boolean };
     expect(json).toMatchObject({ valid: true, withinBudget: true, keyPinned: true, exitCode: 0 });
     expect(json.rounds).toHaveLength(4);
     expect(Object.keys(json.rounds[3]!.epsilon).sort()).toEqual(['gdp', 'pld', 'rdp']);
     expect(json.budgetLeft).toBeCloseTo(8 - json.rounds[3]!.epsilon.rdp!, 12);
+  });
+
+  test('a ledger without sampling amplification (q = 1) reports the guarantee against the coordinator', async () => {
+    const unsampled = await makeLedger({ rounds: 2, q: 1, z: 5 });
+    const res = await runAudit(unsampled.path, { pldPoints: 1 });
+    expect(res.exitCode).toBe(EXIT_OK);
+    expect(res.json.guarantee).toBe('coordinator');
+    expect(res.text).toMatch(/^guarantee coordinator: epsilon against the coordinator$/m);
   });
 
   test('3: budget exceeded (the ledger is intact)', async () => {
