@@ -366,26 +366,11 @@ export function verifyPlan(untrusted: unknown, floor: DpFloor, ctx: PlanVerifyCo
     throw new PolicyViolation('dp.honestMinimum', `the plan is calibrated for ${plan.honestMinimum} honest clients; this round guarantees t - g = ${h}`);
   }
 
-  // Local noise: at least (z C s)^2 / h per coordinate, computed as the planner does.
   const s = plan.scale;
   const C = plan.clipNorm;
-  const target = (plan.noiseMultiplier * C * s) ** 2;
-  const need = target / h;
-  const have = localVarianceOf(plan.localNoise);
-  const haveParam = plan.localNoise.kind === 'discrete_gaussian' ? plan.localNoise.sigma : plan.localNoise.mu;
-  const needParam = plan.localNoise.kind === 'discrete_gaussian' ? Math.sqrt(need) : need / 2;
-  if (!atLeast(haveParam, needParam)) {
-    throw new PolicyViolation('dp.localNoise', `local ${plan.localNoise.kind === 'discrete_gaussian' ? 'sigma' : 'mu'} ${haveParam} < ${needParam}, the (z C s)^2 / (t - g) calibration`);
-  }
-  if (plan.localNoise.kind === 'discrete_gaussian' && plan.localNoise.sigma < 0.5) {
-    throw new PolicyViolation('dp.localNoise', `local sigma ${plan.localNoise.sigma} < 1/2 (Kairouz et al. Theorem 1 needs sigma >= 1/2)`);
-  }
-  if (!close(plan.targetCentralVariance, target)) {
-    throw new PolicyViolation('dp.targetCentralVariance', `targetCentralVariance ${plan.targetCentralVariance}, recomputed (z C s)^2 = ${target}`);
-  }
+  const beta = plan.rounding.beta;
 
   // Rounding: the norm bound the client enforces is the sensitivity the event accounts.
-  const beta = plan.rounding.beta;
   const normBound = roundedL2Bound(C * s, N, beta);
   if (!close(plan.rounding.normBound, normBound)) {
     throw new PolicyViolation('dp.rounding', `rounding normBound ${plan.rounding.normBound}, recomputed ${normBound}`);
@@ -400,9 +385,24 @@ export function verifyPlan(untrusted: unknown, floor: DpFloor, ctx: PlanVerifyCo
   const rebuilt = distributedEvent({ mechanism, clipNorm: C, noiseMultiplier: plan.noiseMultiplier, scale: s, dimension: N, minClients: plan.honestMinimum, beta });
   const why = eventMismatch(claimed, rebuilt);
   if (why !== undefined) throw new PolicyViolation('dp.event', `the plan's event does not match its parameters: ${why}`);
+
+  // Local noise: at least (z C s)^2 / (t - g) per coordinate, computed as the planner
+  // does, and at least what the event accounts (the same when the plan assumes t - g).
+  const target = (plan.noiseMultiplier * C * s) ** 2;
+  const need = target / h;
+  const have = localVarianceOf(plan.localNoise);
+  const isDdg = plan.localNoise.kind === 'discrete_gaussian';
+  const haveParam = plan.localNoise.kind === 'discrete_gaussian' ? plan.localNoise.sigma : plan.localNoise.mu;
   const eventParam = claimed.type === 'discrete_gaussian' ? claimed.sigma : claimed.mu;
-  if (!atLeast(haveParam, eventParam)) {
-    throw new PolicyViolation('dp.localNoise', `local noise ${haveParam} is below the ${eventParam} the event accounts`);
+  const needParam = Math.max(isDdg ? Math.sqrt(need) : need / 2, eventParam);
+  if (!atLeast(haveParam, needParam)) {
+    throw new PolicyViolation('dp.localNoise', `local ${isDdg ? 'sigma' : 'mu'} ${haveParam} < ${needParam}, the (z C s)^2 / (t - g) calibration and the event's`);
+  }
+  if (isDdg && haveParam < 0.5) {
+    throw new PolicyViolation('dp.localNoise', `local sigma ${haveParam} < 1/2 (Kairouz et al. Theorem 1 needs sigma >= 1/2)`);
+  }
+  if (!close(plan.targetCentralVariance, target)) {
+    throw new PolicyViolation('dp.targetCentralVariance', `targetCentralVariance ${plan.targetCentralVariance}, recomputed (z C s)^2 = ${target}`);
   }
 
   // Overflow: the bound of plan.ts for every summand with the noise actually added.
