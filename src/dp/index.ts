@@ -19,3 +19,7 @@ export * from './ledger-format.js';
 export * from './ledger-verify.js';
 export * from './ledger.js';
 export * from './plot.js';
+export * from './plan-verify.js';
+export * from './client-ledger.js';
+export * from './client-ledger-node.js';
+export * from './client-ledger-idb.js';
