@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, writeFile, appendFile, unlink } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IDBFactory } from 'fake-indexeddb';
+import { build } from 'esbuild';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { ed25519KeyPair, ed25519Sign } from '../../src/crypto/signatures.js';
 import { planDistributedDp } from '../../src/dp/plan.js';
@@ -376,5 +377,22 @@ describe('IndexedDB store (fake-indexeddb)', () => {
     await b.record(part(2));
     expectIntegrity(await rejected(a.record(part(3, { roundTag: 'ee' }))));
     expect((await ClientPrivacyLedger.open(indexedDbClientLedgerStore('w', { indexedDB }), opts())).privacySpent().participations).toBe(2);
+  });
+});
+
+describe('browser safety', () => {
+  /** Bundle `entry` for the browser; resolves to the node: imports esbuild met (none for a browser-safe module). */
+  async function nodeImports(entry: string): Promise<string[]> {
+    const found: string[] = [];
+    await build({
+      entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent',
+      plugins: [{ name: 'record-node', setup(b) { b.onResolve({ filter: /^node:/ }, (a) => { found.push(a.path); return { path: a.path, external: true }; }); } }],
+    });
+    return found;
+  }
+
+  test('the ledger, the IndexedDB store and verifyPlan bundle without any node: import; the file store is the Node-only module', async () => {
+    for (const entry of ['src/dp/client-ledger.ts', 'src/dp/client-ledger-idb.ts', 'src/dp/plan-verify.ts']) expect(await nodeImports(entry)).toEqual([]);
+    expect(await nodeImports('src/dp/client-ledger-node.ts')).toContain('node:fs/promises');
   });
 });
