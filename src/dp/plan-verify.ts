@@ -29,7 +29,8 @@
  * Fields privacy does not depend on are not constrained beyond their type:
  * the rotation seed (any seed gives the same guarantee), expectedClients
  * (informational), the sampling probability (never believed) and local
- * noise above the required level. planHash binds them all.
+ * noise above the required level (only the overflow bound must account
+ * for it). planHash binds them all.
  *
  * A `poisson_sampled` wrapper on the event is accepted (honest coordinators
  * that sample clients write one) but never believed: the client cannot see
@@ -323,10 +324,14 @@ function eventMismatch(got: DistributedNoiseEvent, want: DistributedNoiseEvent):
 /**
  * Validate a plan received from the (untrusted) coordinator against the
  * client's floor and what it knows of the round. Returns a fresh, deeply
- * frozen copy (its rotation seed is a copy too); throws InvalidMessage for a
- * malformed plan, PolicyViolation (`field` as listed in the module header
- * and docs) for a plan that is weaker than the policy or inconsistent, and
- * InvalidArgument for a bad floor or context (caller error).
+ * frozen copy (its rotation seed is a copy too). Throws InvalidMessage for a
+ * malformed plan; InvalidArgument for a bad floor or context (caller error);
+ * PolicyViolation for a plan weaker than the policy or inconsistent, with
+ * `field`, in the order checked: 'dp.mechanism', 'dp.localNoise' (kind),
+ * 'dp.bits', 'dp.minNoiseMultiplier', 'dp.maxClip', 'dp.dim',
+ * 'dp.paddedDim', 'dp.honestMinimum', 'dp.rounding',
+ * 'dp.sensitivityInflation', 'dp.event', 'dp.localNoise' (level),
+ * 'dp.targetCentralVariance', 'dp.maxClients', 'dp.overflow'.
  */
 export function verifyPlan(untrusted: unknown, floor: DpFloor, ctx: PlanVerifyContext): DistributedDpPlan {
   const f = checkFloor(floor);

@@ -9,6 +9,7 @@ import { logOverflowBound, planDistributedDp, type DistributedDpPlan, type Distr
 import { DEFAULT_DP_FLOOR, planHash, unamplifiedEvent, verifyPlan, type DpFloor, type PlanVerifyContext } from '../../src/dp/plan-verify.js';
 import { distributedEvent, roundedL2Bound } from '../../src/dp/distributed-rdp.js';
 import { computeEpsilon } from '../../src/dp/accountant.js';
+import { Packr } from 'msgpackr';
 import { FedveilError, InvalidArgument, InvalidMessage, PolicyViolation } from '../../src/errors.js';
 
 const request: DistributedDpRequest = { clipNorm: 1, noiseMultiplier: 1, expectedClients: 20, minClients: 10, colluders: 2, dim: 2000, bits: 20, mechanism: 'ddg' };
@@ -100,6 +101,14 @@ describe('verifyPlan accepts honest plans', () => {
     const plan = planDistributedDp({ ...request, colluders: 5 }, deterministicRandom(3));
     expect(plan.honestMinimum).toBe(5);
     expect(() => verify(plan)).not.toThrow();
+  });
+
+  test('a plan that crossed the wire encoding (msgpack, as the transport packs it) verifies and hashes the same', () => {
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+    for (const p of [honest, planDistributedDp({ ...request, mechanism: 'skellam', samplingRate: 0.1 }, deterministicRandom(7))]) {
+      const v = verify(packr.unpack(packr.pack(p)));
+      expect(planHash(v)).toEqual(planHash(p));
+    }
   });
 
   test('a rotation seed delivered as a Node Buffer is accepted and hashes like the bytes', () => {
