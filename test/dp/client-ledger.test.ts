@@ -238,6 +238,20 @@ describe('file store', () => {
     expect((await ClientPrivacyLedger.open(fileClientLedgerStore(path), opts())).privacySpent().participations).toBe(3);
   });
 
+  test('a head record that lags the lines (a crash between append and head update) is accepted; one of another chain is not', async () => {
+    const path = freshPath();
+    const l = await ledgerWith(2, fileClientLedgerStore(path));
+    const lagging = await readFile(`${path}.head`);
+    await l.record(part(3));
+    await writeFile(`${path}.head`, lagging);
+    expect((await ClientPrivacyLedger.open(fileClientLedgerStore(path), opts())).privacySpent().participations).toBe(3);
+    const other = freshPath();
+    const lo = await ClientPrivacyLedger.open(fileClientLedgerStore(other), opts());
+    for (let r = 1; r <= 2; r++) await lo.record(part(r, { coordinator: 'ab' }));
+    await writeFile(`${path}.head`, await readFile(`${other}.head`));
+    expectIntegrity(await rejected(ClientPrivacyLedger.open(fileClientLedgerStore(path), opts())));
+  });
+
   test('without its head record, a truncated file is still caught by expectHead', async () => {
     const path = freshPath();
     const l = await ledgerWith(3, fileClientLedgerStore(path));
