@@ -10,8 +10,10 @@
  *   server: sum mod 2^b (secure aggregation) -> centre -> / s -> unrotate -> / count
  *
  * Invariant I6: the noise is added here, on the client, before masking, with
- * the plan's local parameter (1/t of the central target), so any round that
- * completes with at least t clients carries at least the target noise.
+ * the plan's local parameter (1/(t - g) of the central target, g colluders
+ * tolerated), so any round that completes with at least t clients carries
+ * at least the target noise from its honest clients alone. A client passes
+ * only a plan that verifyPlan (plan-verify.ts) returned.
  * Invariant I7: rounding and noise draw from the CSPRNG (or the RandomSource
  * given for tests).
  */
@@ -59,7 +61,7 @@ export function privatizeUpdate(update: Float32Array | Float64Array, plan: Distr
   if (rounded === undefined) {
     throw new InvalidArgument(`privatizeUpdate: conditional rounding failed ${MAX_ROUNDING_ATTEMPTS} times (beta=${plan.rounding.beta}); the plan's norm bound is inconsistent with its scale`);
   }
-  // I6: local noise, 1/t of the central target variance, added before masking.
+  // I6: local noise, 1/(t - g) of the central target variance, added before masking.
   const noise = plan.localNoise.kind === 'discrete_gaussian'
     ? sampleDiscreteGaussian(plan.localNoise.sigma, rounded.length, rng)
     : sampleSkellam(plan.localNoise.mu, rounded.length, rng);
