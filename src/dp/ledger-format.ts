@@ -60,8 +60,10 @@ export interface LedgerRoundParams {
   readonly samplingRate: number;
   /** Expected number of sampled clients per round. */
   readonly expectedClients: number;
-  /** Minimum number of clients t for a round to complete; noise is calibrated to t (I6). */
+  /** Minimum number of clients t for a round to complete; noise is calibrated to t - colluders (I6). */
   readonly minClients: number;
+  /** Colluders g the noise calibration tolerates (ddg/skellam): the event counts t - g contributors (default 0). */
+  readonly colluders?: number;
   /** Clients whose update is in this round's sum. */
   readonly survivors: number;
   /** Model update length d. */

@@ -266,6 +266,7 @@ export function roundParamProblems(params: Record<string, unknown>, event: Recor
   if (!isNonNegInt(p.survivors)) bad('survivors is not an integer >= 0');
   if (!isPosInt(p.dimension)) bad('dimension is not an integer >= 1');
   // I6: noise is calibrated to t contributors; a round completed with fewer carries less noise than recorded.
+  if (p.colluders !== undefined && (!isNonNegInt(p.colluders) || (isPosInt(p.minClients) && p.colluders >= p.minClients))) bad(`colluders (g) ${String(p.colluders)} is not an integer in [0, minClients t - 1]`);
   if (isPosInt(p.minClients) && isNonNegInt(p.survivors) && p.survivors < p.minClients) bad(`survivors ${p.survivors} < minClients t = ${p.minClients}: the round carries less noise than accounted (I6)`);
   if (p.mechanism === 'ddg' || p.mechanism === 'skellam') {
     if (!(typeof p.bits === 'number' && Number.isInteger(p.bits) && p.bits >= 1 && p.bits <= 32)) bad(`bits is not an integer in [1, 32] (required for ${p.mechanism})`);
@@ -308,8 +309,13 @@ export function roundParamProblems(params: Record<string, unknown>, event: Recor
       mismatch(`event noiseMultiplier ${String(leaf.noiseMultiplier)} differs from noiseMultiplier ${String(p.noiseMultiplier)}`);
     }
     if (leaf.type === 'discrete_gaussian' || leaf.type === 'skellam') {
-      // I6: the guaranteed noise contributors are the threshold t, never the expected count.
-      if (leaf.clients !== p.minClients) mismatch(`event clients ${String(leaf.clients)} differs from minClients t = ${String(p.minClients)} (I6)`);
+      // I6: the guaranteed noise contributors are the honest minimum t - g (g colluders, default 0), never the
+      // expected count. Counting fewer contributors over-states epsilon (conservative); more is a violation.
+      const g = (p.colluders ?? 0) as number;
+      const honest = (p.minClients as number) - g;
+      if (typeof leaf.clients !== 'number' || leaf.clients > honest) {
+        mismatch(`event clients ${String(leaf.clients)} differs from minClients t = ${String(p.minClients)}${g > 0 ? ` minus colluders g = ${g}` : ''} (I6: more noise contributors than guaranteed)`);
+      }
       const dim = (p.paddedDimension ?? p.dimension) as number;
       if (leaf.dimension !== dim) mismatch(`event dimension ${String(leaf.dimension)} differs from ${p.paddedDimension !== undefined ? 'paddedDimension' : 'dimension'} ${dim}`);
       const scaledClip = (p.clipNorm as number) * (p.scale as number);

@@ -14,7 +14,7 @@ import {
   type LedgerLineWriter,
 } from '../../src/dp/ledger.js';
 import { LedgerPartialLine, LedgerVerificationError, SIG_DOMAIN, canonicalJson, lineHash, signLine, signedBytes, bytesToLowerHex } from '../../src/dp/ledger-format.js';
-import { verifyLedger, assertLedgerValid } from '../../src/dp/ledger-verify.js';
+import { verifyLedger, assertLedgerValid, roundParamProblems } from '../../src/dp/ledger-verify.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { gaussianRound, makeLedger, resignFrom, tempDir, testClock, testKey, type MadeLedger } from '../fixtures/ledgers/generate.js';
 
@@ -201,6 +201,23 @@ describe('writing and verifying', () => {
     await a.close();
     await b.close();
     expect(verifyLedger(readFileSync(made.path), FAST).valid).toBe(true);
+  });
+});
+
+describe('distributed-DP rounds calibrated against colluders', () => {
+  test('the event counts at most t - g noise contributors; fewer is conservative, more is a violation', () => {
+    const params = {
+      mechanism: 'ddg', clipNorm: 1, noiseMultiplier: 1, samplingRate: 1, expectedClients: 10, minClients: 9, colluders: 1,
+      survivors: 9, dimension: 1000, paddedDimension: 1024, bits: 20, scale: 100,
+    } as const;
+    const ddg = (clients: number) => ({ type: 'discrete_gaussian', sigma: 11.2, clients, l2Sensitivity: 101, l1Sensitivity: 3300, dimension: 1024 });
+    const codes = (p: Record<string, unknown>, clients: number): string[] => roundParamProblems(p, ddg(clients)).map((x) => x.code);
+    expect(codes(params, 8)).toEqual([]);
+    expect(codes(params, 7)).toEqual([]);
+    expect(codes(params, 9)).toEqual(['EVENT_MISMATCH']);
+    expect(codes({ ...params, colluders: undefined }, 9)).toEqual([]);
+    expect(codes({ ...params, colluders: 9 }, 0)).toEqual(['PARAMETER_VIOLATION']);
+    expect(codes({ ...params, colluders: -1 }, 8)).toEqual(['PARAMETER_VIOLATION']);
   });
 });
 
