@@ -46,7 +46,14 @@ interface ServeOptions {
   delta: number;
   epsilonBudget: number;
   maxPayload: number;
-  rate: number;
+  rate?: number;
+  pingRate: number;
+  maxPreAuthFrames: number;
+  maxConnections: number;
+  maxUnauthPerAddress: number;
+  framesPerRound: number;
+  readyTimeout: number;
+  maxTokenEnrolments: number;
   idleTimeout: number;
   authTimeout: number;
   json?: boolean;
@@ -91,7 +98,14 @@ export function register(program: Command): void {
     .option('--demo', 'serve the browser demo client on /demo/')
     .option('--results <file>', 'append each round result (survivors, sum) as JSON Lines (testing / auditing)')
     .option('--max-payload <bytes>', 'largest WebSocket message accepted', parsePositiveInteger, 64 * 1024 * 1024)
-    .option('--rate <n>', 'messages per second per connection (token bucket, burst 2x)', parsePositiveInteger, 50)
+    .option('--rate <n>', 'flood guard: frames per second per connection, pings included (token bucket, burst 2x; default off: the per-round frame budget bounds honest traffic)', parsePositiveInteger)
+    .option('--ping-rate <n>', 'flood guard: pings per second per connection (burst 5x)', parsePositiveInteger, 10)
+    .option('--max-pre-auth-frames <n>', 'flood guard: frames a connection may send before it authenticates', parsePositiveInteger, 16)
+    .option('--max-connections <n>', 'open WebSocket connections in total', parsePositiveInteger, 20000)
+    .option('--max-unauth-per-address <n>', 'connections not yet authenticated per remote address', parsePositiveInteger, 1024)
+    .option('--frames-per-round <n>', 'envelopes a client may send per round (an honest one sends one per SecAgg stage)', parsePositiveInteger, 10)
+    .option('--ready-timeout <ms>', 'time a client has to say ready after welcome / each result; silent ones are closed and never put on a roster', parsePositiveInteger, 300000)
+    .option('--max-token-enrolments <n>', 'identities the enrolment token may register', parsePositiveInteger, 1000)
     .option('--idle-timeout <ms>', 'close connections silent this long', parsePositiveInteger, 60000)
     .option('--auth-timeout <ms>', 'time a new connection has to authenticate', parsePositiveInteger, 10000)
     .option('--json', 'print one JSON summary object on stdout when done')
@@ -175,8 +189,12 @@ async function serve(opts: ServeOptions): Promise<void> {
     port: opts.port,
     ...(tls ? { tls } : {}),
     maxPayload: opts.maxPayload,
-    messagesPerSecond: opts.rate,
-    burst: opts.rate * 2,
+    ...(opts.rate !== undefined ? { messagesPerSecond: opts.rate, burst: opts.rate * 2 } : {}),
+    pingsPerSecond: opts.pingRate,
+    pingBurst: opts.pingRate * 5,
+    maxPreAuthFrames: opts.maxPreAuthFrames,
+    maxConnections: opts.maxConnections,
+    maxUnauthenticatedPerAddress: opts.maxUnauthPerAddress,
     idleTimeoutMs: opts.idleTimeout,
     onRequest,
   });
@@ -188,6 +206,7 @@ async function serve(opts: ServeOptions): Promise<void> {
       enrolled,
       ...(opts.enrolToken ? { token: opts.enrolToken } : {}),
       onEnrol: (id) => log(`enrolled ${id.slice(0, 16)}... with the token`),
+      maxTokenEnrolments: opts.maxTokenEnrolments,
     },
     dim: opts.dim,
     bits: opts.bits,
@@ -196,6 +215,8 @@ async function serve(opts: ServeOptions): Promise<void> {
     ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
     stageTimeoutMs: opts.stageTimeout,
     authTimeoutMs: opts.authTimeout,
+    framesPerRound: opts.framesPerRound,
+    readyTimeoutMs: opts.readyTimeout,
     dropout: opts.dropout,
     mode: opts.mode,
     ...(ledger ? { firstRound: ledger.rounds + 1 } : {}),

@@ -18,7 +18,12 @@ export interface CloseInfo {
   readonly reason: string;
 }
 
-/** Close codes fedveil uses (WebSocket 1000-1015 plus private 4000-4999). */
+/**
+ * Close codes fedveil uses (WebSocket 1000-1015 plus private 4000-4999).
+ * Every limit has its own code; where the protocol allows, the closing side
+ * first sends an `error` message whose stable `code` is the key's name
+ * (e.g. `FRAME_BUDGET`), see docs/network.md "Limits".
+ */
 export const CloseCode = Object.freeze({
   NORMAL: 1000,
   GOING_AWAY: 1001,
@@ -30,10 +35,29 @@ export const CloseCode = Object.freeze({
   TOO_BIG: 1009,
   AUTH_FAILED: 4001,
   NOT_ENROLLED: 4003,
-  ALREADY_CONNECTED: 4009,
-  RATE_LIMITED: 4029,
+  /** No `auth` within the coordinator's auth timeout. */
+  AUTH_TIMEOUT: 4007,
   IDLE_TIMEOUT: 4008,
+  ALREADY_CONNECTED: 4009,
   BAD_SIGNATURE: 4010,
+  /** An envelope whose sequence number is not above the last one accepted on this connection. */
+  REPLAY: 4011,
+  /** More envelopes (or `ready` messages) than an honest client sends in one round. */
+  FRAME_BUDGET: 4012,
+  /** The server's total connection cap is reached. */
+  SERVER_FULL: 4013,
+  /** Too many not-yet-authenticated connections from this remote address. */
+  ADDRESS_LIMIT: 4014,
+  /** The enrolment token has registered as many identities as it may. */
+  ENROLMENT_LIMIT: 4015,
+  /** No `ready` within the readiness deadline after `welcome` or `result`. */
+  NOT_READY: 4016,
+  /** Flood guard: more messages per second (data and control frames) than the token bucket allows. */
+  RATE_LIMITED: 4029,
+  /** Flood guard: more pings / unsolicited pongs per second than allowed. */
+  PING_FLOOD: 4030,
+  /** Flood guard: more frames before authentication than a handshake needs. */
+  PRE_AUTH_FLOOD: 4031,
 } as const);
 
 /** One end of a bidirectional frame channel. */
@@ -49,6 +73,11 @@ export interface Channel {
   /** Register the close listener (one per channel); called exactly once. */
   onClose(listener: (info: CloseInfo) => void): void;
   readonly closed: boolean;
+  /**
+   * Optional: the coordinator calls this once the peer has authenticated,
+   * so a transport can stop applying its pre-authentication limits.
+   */
+  markAuthenticated?(): void;
 }
 
 /** The coordinator side of a transport: accepts channels from clients. */

@@ -54,6 +54,8 @@ describe('WebSocket coordinator: auth, limits, malformed input', () => {
       bits: BITS,
       minClients: honest.length,
       rounds: 1,
+      // Above the bucket, so that the flood below meets the transport's flood guard first.
+      framesPerRound: 1000,
       onRound: (r) => void records.push(r),
       onEvent: (e) => {
         if (e.type === 'rejected') rejected.push(e.code);
@@ -74,6 +76,7 @@ describe('WebSocket coordinator: auth, limits, malformed input', () => {
       // Forged envelope: authenticates as itself, then sends a frame with a bad signature.
       const forgedEnv = await rawAttack(url, (ws, h) => {
         ws.send(encodeMessage({ t: 'auth', v: 1, pk: forger.publicKey, sig: signAuth(forger, h.nonce, h.session), token: '', agent: 'forger' }));
+        ws.send(encodeMessage({ t: 'ready' }));
         const payload = new Uint8Array([1, 2, 3]);
         const sig = signEnvelope(victim, channelBinding(h.nonce, h.session, forger.publicKey), 1, 1, payload);
         ws.send(encodeMessage({ t: 'env', seq: 1, round: 1, payload, sig }));
@@ -86,6 +89,7 @@ describe('WebSocket coordinator: auth, limits, malformed input', () => {
       // Flood: an enrolled identity sends validly signed envelopes far above its rate.
       const flood = await rawAttack(url, (ws, h) => {
         ws.send(encodeMessage({ t: 'auth', v: 1, pk: flooder.publicKey, sig: signAuth(flooder, h.nonce, h.session), token: '', agent: 'flooder' }));
+        ws.send(encodeMessage({ t: 'ready' }));
         const binding = channelBinding(h.nonce, h.session, flooder.publicKey);
         const payload = new Uint8Array(8);
         // Signed first, then sent back to back: the burst far exceeds bucket + refill.
