@@ -22,11 +22,33 @@ import { trainingInput } from '../transport/training.js';
 import { webSocketConnector, type WebSocketLike } from '../transport/ws-client.js';
 import { fillRandomUint32 } from '../crypto/random.js';
 import { clientMaskBackend, clientMaskStats } from '../secagg/client.js';
+import { insecureDevelopmentPolicy, makeClientPolicy, type ClientPolicy, type ClientPolicyInput } from '../fl/policy.js';
+import { ClientPrivacyLedger, memoryClientLedgerStore } from '../dp/client-ledger.js';
+import { indexedDbClientLedgerStore } from '../dp/client-ledger-idb.js';
+
+export { insecureDevelopmentPolicy, makeClientPolicy };
+
+function isPolicy(p: ClientPolicyInput | ClientPolicy | undefined): p is ClientPolicy {
+  return p !== undefined && Object.isFrozen(p) && Array.isArray((p as ClientPolicy).revocations);
+}
 
 export interface BrowserClientOptions {
   /** ws:// or wss:// URL of the coordinator. */
   url: string;
-  enrolToken: string;
+  enrolToken?: string;
+  /**
+   * The client's pinned privacy policy (an object as in policy JSON files, or
+   * a made policy). Default: the strict default policy, which accepts no
+   * round until an authority is pinned. The demo page passes
+   * insecureDevelopmentPolicy() (token enrolment, no certificates).
+   */
+  policy?: ClientPolicyInput | ClientPolicy;
+  /** This tab's Ed25519 identity (default: fresh per page load). */
+  identity?: { secretKey: Uint8Array; publicKey: Uint8Array };
+  /** Its enrolment certificate (encoded, 153 bytes). */
+  certificate?: Uint8Array;
+  /** IndexedDB database of this client's own privacy ledger (default 'fedveil-privacy-ledger'; in memory without IndexedDB). */
+  ledgerName?: string;
   /** Local training examples per tab (default 64). */
   examples?: number;
   onLog?: (line: string) => void;
@@ -44,7 +66,10 @@ export function browserMaskPrg(): { backend: string; adds: Readonly<Record<strin
 export async function runBrowserClient(opts: BrowserClientOptions): Promise<ParticipantSummary> {
   await tf.setBackend('cpu');
   await tf.ready();
-  const identity = ed25519KeyPair();
+  const identity = opts.identity ?? ed25519KeyPair();
+  const policy = isPolicy(opts.policy) ? opts.policy : makeClientPolicy(opts.policy ?? {});
+  const store = typeof indexedDB !== 'undefined' ? indexedDbClientLedgerStore(opts.ledgerName ?? 'fedveil-privacy-ledger') : memoryClientLedgerStore();
+  const ledger = await ClientPrivacyLedger.open(store, { signingKey: identity.secretKey, budget: { epsilon: policy.budget.epsilon, delta: policy.budget.delta }, maxParticipations: policy.budget.maxParticipations });
   const id = hex(identity.publicKey);
   const log = (line: string): void => opts.onLog?.(line);
   // Issue 7: the mask PRG runs on WebCrypto AES-CTR here (async; no node:crypto in a browser).
@@ -68,13 +93,18 @@ export async function runBrowserClient(opts: BrowserClientOptions): Promise<Part
     channel,
     identity,
     protocol: secAggProtocol,
+    policy,
+    ledger,
+    ...(opts.certificate ? { certificate: opts.certificate } : {}),
     input,
-    enrolToken: opts.enrolToken,
+    ...(opts.enrolToken ? { enrolToken: opts.enrolToken } : {}),
     agent: `fedveil-browser/${typeof navigator !== 'undefined' ? navigator.userAgent.slice(0, 80) : '?'}`,
     onEvent: (ev) => {
       opts.onEvent?.(ev);
       if (ev.type === 'welcome') log('authenticated');
       else if (ev.type === 'round-start') log(`round ${ev.round} started as client ${ev.index} of ${ev.n}`);
+      else if (ev.type === 'refused') log(`round ${ev.round}: refused by this client's policy, nothing sent: ${ev.message}`);
+      else if (ev.type === 'privacy-spent') log(`round ${ev.round}: privacy spent against the coordinator: epsilon ${ev.epsilon.toFixed(4)} of ${ev.budget}`);
       else if (ev.type === 'input-sent') log(`round ${ev.round}: masked input sent (mask vectors so far by PRG backend: ${JSON.stringify(clientMaskStats())})`);
       else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? (ev.included ? 'completed' : 'completed without this client (dropped)') : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
     },

@@ -30,8 +30,15 @@ import { hex } from '../transport/session.js';
 import type { LabelledData } from '../fl/mnist.js';
 
 interface JoinOptions {
-  server: string;
+  server?: string;
   identity?: string;
+  policy?: string;
+  authority?: string[];
+  cert?: string;
+  insecureDevPolicy?: boolean;
+  keepWaiting?: boolean;
+  clientLedger?: string;
+  printKey?: boolean;
   enrolToken?: string;
   data?: string;
   ca?: string;
@@ -42,9 +49,16 @@ interface JoinOptions {
 export function register(program: Command): void {
   program
     .command('join')
-    .description('join a coordinator (fedveil serve) and take part in rounds until it says bye')
-    .requiredOption('--server <url>', 'coordinator URL, ws://host:port/ or wss://host:port/')
+    .description('join a coordinator (fedveil serve) and take part in rounds until it says bye, enforcing this client\'s privacy policy')
+    .option('--server <url>', 'coordinator URL, ws://host:port/ or wss://host:port/')
     .option('--identity <file>', 'Ed25519 identity file (created, mode 0600, if missing; default: a fresh identity per run)')
+    .option('--print-key', 'print this identity\'s public key (hex) for the enrolment authority to certify, and exit')
+    .option('--policy <file>', 'client privacy policy (JSON; see docs/trust.md); default: the strict default policy')
+    .option('--authority <hex>', 'pin an enrolment authority public key (added to the policy; repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--cert <file>', 'this client\'s certificate from the enrolment authority (fedveil authority issue)')
+    .option('--client-ledger <file>', 'this client\'s own privacy ledger (default: <identity>.privacy.jsonl with --identity)')
+    .option('--keep-waiting', 'on a policy violation, send nothing for that round and wait for the next one (default: exit non-zero)')
+    .option('--insecure-dev-policy', 'DEVELOPMENT ONLY: accept semi-honest, uncertified, token-enrolled rosters of 2 and rounds without DP')
     .option('--enrol-token <token>', 'shared enrolment token (registers this identity)')
     .option('--data <file>', 'local data: { xs, labels } JSON for training rounds, or an integer array for vector rounds (default: synthetic)')
     .option('--ca <file>', 'extra CA certificate (PEM) to trust for wss://')
@@ -80,9 +94,57 @@ function asLabelled(parsed: unknown, file: string): LabelledData {
   return { xs, labels, features, classes: Math.max(2, classes), n: labels.length };
 }
 
+async function loadJson(what: string, file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (err) {
+    throw new CliExit(2, `join: cannot read ${what} ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 async function join(opts: JoinOptions): Promise<void> {
+  if (opts.printKey) {
+    if (!opts.identity) throw new CliExit(2, 'join --print-key needs --identity <file> (the key to be certified must persist)');
+    process.stdout.write(`${hex((await loadOrCreateIdentity(opts.identity)).publicKey)}\n`);
+    return;
+  }
+  if (!opts.server) throw new CliExit(2, 'join: --server <url> is required');
   if (!/^wss?:\/\//.test(opts.server)) throw new CliExit(2, `join: --server must be a ws:// or wss:// URL, got ${opts.server}`);
+  if (opts.insecureDevPolicy && (opts.policy || opts.authority)) throw new CliExit(2, 'join: --insecure-dev-policy cannot be combined with --policy or --authority');
+  const { makeClientPolicy, insecureDevelopmentPolicy, parseCertificate } = await import('../fl/policy.js');
+  let policy;
+  try {
+    if (opts.insecureDevPolicy) policy = insecureDevelopmentPolicy();
+    else {
+      const base = (opts.policy ? await loadJson('--policy', opts.policy) : {}) as Record<string, unknown>;
+      if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new CliExit(2, `join: --policy ${opts.policy}: expected a JSON object`);
+      const authorities = [...((base.authorities as unknown[] | undefined) ?? []), ...(opts.authority ?? [])];
+      policy = makeClientPolicy({ ...base, ...(authorities.length > 0 ? { authorities } : {}) });
+    }
+  } catch (err) {
+    if (err instanceof CliExit) throw err;
+    throw new CliExit(2, `join: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (policy.requireCertificates && policy.authorities.length === 0) {
+    throw new CliExit(2, 'join: the policy requires certified rosters but pins no enrolment authority: give --authority <hex> or a --policy file (development: --insecure-dev-policy)');
+  }
+  let certificate: Uint8Array | undefined;
+  if (opts.cert) {
+    try {
+      const { encodeCertificate } = await import('../crypto/certificate.js');
+      certificate = encodeCertificate(parseCertificate(await loadJson('--cert', opts.cert)));
+    } catch (err) {
+      if (err instanceof CliExit) throw err;
+      throw new CliExit(2, `join: --cert ${opts.cert}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   const identity = opts.identity ? await loadOrCreateIdentity(opts.identity) : ed25519KeyPair();
+  const ledgerFile = opts.clientLedger ?? (opts.identity ? `${opts.identity}.privacy.jsonl` : undefined);
+  const { ClientPrivacyLedger } = await import('../dp/client-ledger.js');
+  const store = ledgerFile
+    ? (await import('../dp/client-ledger-node.js')).fileClientLedgerStore(ledgerFile)
+    : (await import('../dp/client-ledger.js')).memoryClientLedgerStore();
+  const ledger = await ClientPrivacyLedger.open(store, { signingKey: identity.secretKey, budget: { epsilon: policy.budget.epsilon, delta: policy.budget.delta }, maxParticipations: policy.budget.maxParticipations });
   const data = opts.data ? await loadData(opts.data) : undefined;
   const revealDir = process.env.FEDVEIL_REVEAL_DIR;
   const stallBefore = process.env.FEDVEIL_TEST_STALL;
@@ -118,10 +180,17 @@ async function join(opts: JoinOptions): Promise<void> {
   const { secAggProtocol } = await import('../transport/secagg-protocol.js');
   const connect = nodeConnector(opts.server, opts.ca ? { ca: await fs.readFile(opts.ca) } : {});
   const channel = await connect();
+  if (!ledgerFile) log('no --identity: this run\'s privacy ledger is kept in memory only');
+  const spent = ledger.privacySpent();
+  log(`privacy spent so far against the coordinator: epsilon ${spent.epsilon.toFixed(4)} of ${policy.budget.epsilon} at delta ${policy.budget.delta} (${spent.participations} participations)`);
   const summary = await runParticipant({
     channel,
     identity,
     protocol: secAggProtocol,
+    policy,
+    ledger,
+    ...(certificate ? { certificate } : {}),
+    ...(opts.keepWaiting ? { keepWaiting: true } : {}),
     input,
     ...(opts.enrolToken ? { enrolToken: opts.enrolToken } : {}),
     agent: `fedveil-node/${process.version}`,
@@ -133,9 +202,11 @@ async function join(opts: JoinOptions): Promise<void> {
         log(`round ${ev.round} started as client ${ev.index} of ${ev.n}`);
       }
       else if (ev.type === 'input-sent') log(`round ${ev.round}: masked input sent`);
+      else if (ev.type === 'refused') log(`round ${ev.round}: refused, nothing sent: ${ev.message}`);
+      else if (ev.type === 'privacy-spent') log(`round ${ev.round}: privacy spent against the coordinator (no sampling amplification): epsilon ${ev.epsilon.toFixed(4)} of ${ev.budget} at delta ${ev.delta} after ${ev.participations} participations`);
       else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? (ev.included ? 'completed' : 'completed without this client (dropped)') : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
     },
   });
   log(`done: ${summary.roundsCompleted} rounds completed (coordinator: ${summary.reason})`);
-  if (opts.json) printJson(summary);
+  if (opts.json) printJson({ ...summary, privacySpent: ledger.privacySpent() });
 }

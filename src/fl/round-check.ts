@@ -41,6 +41,8 @@ export interface AnnouncedRound {
   readonly index: number;
   readonly n: number;
   readonly threshold: number;
+  /** Fewest masked inputs the sum may hold (t <= m <= n). */
+  readonly minSurvivors: number;
   readonly bits: number;
   readonly dim: number;
   readonly graph: 'full' | 'harary';
@@ -105,8 +107,17 @@ export function checkRound(policy: ClientPolicy, a: AnnouncedRound, ctx: { ident
   if (policy.mode === 'active' && a.mode !== 'active') throw new PolicyViolation('mode', `the round is ${a.mode}, the policy requires active (signed keys and a consistency check)`);
   if (a.n < policy.minRoster) throw new PolicyViolation('minRoster', `roster of ${a.n} is below the policy's ${policy.minRoster}`);
   if (a.threshold < policy.minThreshold) throw new PolicyViolation('minThreshold', `threshold ${a.threshold} is below the policy's ${policy.minThreshold}`);
-  const honest = a.threshold - policy.colluders;
-  if (honest < policy.minHonest) throw new PolicyViolation('minHonest', `t - g = ${a.threshold} - ${policy.colluders} = ${honest} honest clients, below the policy's ${policy.minHonest}`);
+  if (!Number.isSafeInteger(a.minSurvivors) || a.minSurvivors < a.threshold || a.minSurvivors > a.n) throw new InvalidMessage(`round ${a.round}: minSurvivors ${a.minSurvivors} outside [t, n]`, coordinator);
+  // The fewest clients any sum the coordinator can decode must contain. On
+  // the full graph every pairwise mask joins every pair of survivors, so the
+  // only decodable sum is the whole survivor set, which this client checks
+  // has >= minSurvivors members. On a SecAgg+ graph the coordinator can
+  // decode sums over groups of survivors it cuts out by declaring their
+  // neighbours dropped; each such group still has >= t members, because
+  // every member refuses to unmask with fewer than t surviving share holders.
+  const decodable = a.graph === 'full' ? a.minSurvivors : a.threshold;
+  const honest = decodable - policy.colluders;
+  if (honest < policy.minHonest) throw new PolicyViolation('minHonest', `${a.graph === 'full' ? 'minSurvivors' : 't'} - g = ${decodable} - ${policy.colluders} = ${honest} honest clients, below the policy's ${policy.minHonest}`);
   if (!Number.isSafeInteger(a.index) || a.index < 1 || a.index > a.n) throw new InvalidMessage(`round ${a.round}: index ${a.index} outside the roster 1..${a.n}`, coordinator);
   const holdersCount = a.graph === 'full' ? a.n : a.degree + 1;
   if (a.mode === 'active' && 2 * a.threshold <= holdersCount + policy.colluders) {
@@ -168,7 +179,8 @@ export function checkRound(policy: ClientPolicy, a: AnnouncedRound, ctx: { ident
   let plan: DistributedDpPlan | undefined;
   if (a.plan !== undefined) {
     const modelDim = a.model ? a.model.length / 4 : a.dim;
-    plan = verifyPlan(a.plan, policy.dp, { threshold: a.threshold, colluders: policy.colluders, dim: modelDim, paddedDim: a.dim, bits: a.bits, maxClients: a.n });
+    // I6: the noise must be calibrated to the honest minimum of the decodable sums.
+    plan = verifyPlan(a.plan, policy.dp, { threshold: decodable, colluders: policy.colluders, dim: modelDim, paddedDim: a.dim, bits: a.bits, maxClients: a.n });
   } else if (policy.dp.required) {
     throw new PolicyViolation('dp.required', 'the round carries no DP plan and the policy requires one');
   }
@@ -176,7 +188,7 @@ export function checkRound(policy: ClientPolicy, a: AnnouncedRound, ctx: { ident
   let config: SecAggConfig;
   try {
     config = makeConfig({
-      n: a.n, threshold: a.threshold, dim: a.dim, bits: a.bits, graph: a.graph, mode: a.mode,
+      n: a.n, threshold: a.threshold, minSurvivors: a.minSurvivors, dim: a.dim, bits: a.bits, graph: a.graph, mode: a.mode,
       ...(a.graph === 'harary' ? { degree: a.degree } : {}),
       seed: a.seed, round: a.round, stageTimeoutMs: a.stageTimeoutMs, limits: { maxFrameBytes: a.maxFrameBytes },
       ...(a.mode === 'active' ? { verifyKeys: complete ? a.roster.entries.map((e) => e.key) : verifyKeys } : {}),

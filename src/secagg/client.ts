@@ -324,8 +324,9 @@ export class SecAggClient implements SecAggClientApi {
 
   private checkSurvivors(survivors: Uint8Array): void {
     // I2: never help unmask a set smaller than t.
+    // I6: and never one smaller than the count the DP noise is calibrated for.
     const count = survivorCount(survivors);
-    if (count < this.config.threshold) throw new ThresholdNotMet(count, this.config.threshold, 'Unmasking (survivor set)');
+    if (count < this.config.minSurvivors) throw new ThresholdNotMet(count, this.config.minSurvivors, 'Unmasking (survivor set)');
     if (!hasSurvivor(survivors, this.id)) throw new InvalidMessage('survivor set omits this client, which sent its masked input', 'server');
     // I2 (neighbourhood): at least t of this client's share holders (itself
     // and its neighbours) must have survived. With SecAgg+ the coordinator

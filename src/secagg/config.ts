@@ -53,6 +53,8 @@ export function makeConfig(input: SecAggConfigInput): SecAggConfig {
   if (mode === 'active' && 2 * t <= degree + 1) {
     throw new InvalidArgument(`threshold: active mode needs 2t > k + 1 = ${degree + 1} (a strict majority of each client's share holders), got t = ${t}`);
   }
+  const minSurvivors = input.minSurvivors ?? t;
+  aint('minSurvivors', minSurvivors, t, n);
   const seed = input.seed ?? randomBytes(32);
   abytes('seed', seed, 32);
   const round = input.round ?? 0;
@@ -83,7 +85,7 @@ export function makeConfig(input: SecAggConfigInput): SecAggConfig {
   }
   const config: SecAggConfig = {
     version: PROTOCOL_VERSION,
-    n, threshold: t, bits, dim, graph, degree, mode,
+    n, threshold: t, minSurvivors, bits, dim, graph, degree, mode,
     seed: Uint8Array.from(seed),
     round,
     limits: Object.freeze({ maxFrameBytes }),
@@ -159,7 +161,7 @@ export function roundTag(config: SecAggConfig): Uint8Array {
   const c = config.commitment;
   const parts: Uint8Array[] = [
     enc.encode('fedveil/v2/secagg/round'),
-    u32(config.version), u32(config.n), u32(config.threshold), u32(config.bits), u32(config.dim),
+    u32(config.version), u32(config.n), u32(config.threshold), u32(config.minSurvivors), u32(config.bits), u32(config.dim),
     enc.encode(config.graph), u32(config.degree), enc.encode(config.mode),
     config.seed, u32(config.round),
     c.rosterRoot, c.planHash, c.modelHash, c.coordinatorSession,

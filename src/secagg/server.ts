@@ -316,6 +316,8 @@ export class SecAggServer implements SecAggServerApi {
       case 'MaskedInputCollection': {
         this.u3 = [...this.masked].sort((a, b) => a - b);
         this.need(this.u3.length, 'MaskedInputCollection');
+        // I6: nothing is unmasked with fewer inputs than the noise is calibrated for.
+        if (this.u3.length < this.config.minSurvivors) throw new ThresholdNotMet(this.u3.length, this.config.minSurvivors, 'MaskedInputCollection (minimum survivors)');
         this.u3Bitmap = encodeSurvivors(this.u3, this.config.n);
         if (this.config.mode === 'active') {
           this._stage = 'ConsistencyCheck';

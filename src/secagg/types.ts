@@ -47,6 +47,14 @@ export interface SecAggConfig {
   readonly n: number;
   /** Shamir threshold t: shares needed to reconstruct; minimum number of survivors. */
   readonly threshold: number;
+  /**
+   * Fewest masked inputs the sum may hold (t <= minSurvivors <= n; default
+   * t): the server aborts below it, and every client refuses to unmask a
+   * survivor set below it. On the full graph the only decodable sum is the
+   * whole survivor set, so distributed-DP noise can be calibrated to
+   * minSurvivors - g; on a SecAgg+ graph only t - g is guaranteed (I6).
+   */
+  readonly minSurvivors: number;
   /** Modulus bits b (1..32): arithmetic is mod 2^b. */
   readonly bits: number;
   /** Vector length d. */
@@ -95,6 +103,7 @@ export interface RoundCommitment {
 export interface SecAggConfigInput {
   n: number;
   threshold: number;
+  minSurvivors?: number;
   dim: number;
   bits?: number;
   graph?: SecAggGraph;

@@ -159,7 +159,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           try {
             // Everything is checked against the pinned policy before the data is touched.
             checked = checkRound(policy, {
-              round: msg.round, index: msg.index, n: c.n, threshold: c.threshold, bits: c.bits, dim: c.dim, graph: c.graph, degree: c.degree,
+              round: msg.round, index: msg.index, n: c.n, threshold: c.threshold, minSurvivors: c.minSurvivors, bits: c.bits, dim: c.dim, graph: c.graph, degree: c.degree,
               mode: c.mode, seed: c.seed, stageTimeoutMs: c.stageTimeoutMs, maxFrameBytes: c.maxFrameBytes, roster: c.roster,
               ...(msg.task.kind === 'train' ? { model: msg.task.global, ...(msg.task.dp !== undefined ? { plan: msg.task.dp } : {}) } : {}),
             }, { identity: identity.publicKey, coordinatorSession, now: opts.now?.() ?? Math.floor(Date.now() / 1000) });
@@ -189,6 +189,8 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
         }
         case 'frame': {
           if (!client || msg.round !== currentRound) return; // stale frame of an earlier round
+          // A client that finished its part (or aborted) reveals nothing more; a late Abort is harmless.
+          if (client.stage === 'Done' || client.stage === 'Aborted') return;
           const out = await client.handle(msg.payload);
           if (opts.ledger && roundChecked?.plan && out.some((o) => frameType(o.frame) === 'MaskedInput')) {
             // No masked input leaves before its privacy cost is durably recorded.

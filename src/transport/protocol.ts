@@ -26,6 +26,8 @@ export interface RoundClient {
 export interface RoundParams {
   n: number;
   threshold: number;
+  /** Fewest masked inputs the sum may hold (default threshold). */
+  minSurvivors?: number;
   dim: number;
   bits: number;
   graph: 'full' | 'harary';
@@ -52,5 +54,5 @@ export interface Protocol {
    * dropout fraction; in active mode with `colluders` = g > 0 the threshold
    * must also satisfy 2t > k + 1 + g (what clients' policies check).
    */
-  chooseParams(n: number, dropout: number, colluders?: number): { graph: 'full' | 'harary'; degree: number; threshold: number };
+  chooseParams(n: number, dropout: number, colluders?: number, mode?: 'semi-honest' | 'active'): { graph: 'full' | 'harary'; degree: number; threshold: number };
 }

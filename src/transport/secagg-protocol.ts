@@ -10,14 +10,21 @@ import { SecAggServer } from '../secagg/server.js';
 import type { Protocol } from './protocol.js';
 import { InfeasibleParameters } from '../errors.js';
 
-/** Corrupt fraction assumed when choosing SecAgg+ parameters (the DESIGN.md default). */
+/** Corrupt fraction assumed when choosing SecAgg+ parameters. */
 const CORRUPT_FRACTION = 0.05;
+/**
+ * Rosters up to this size use the full graph: the finder's sparse graphs
+ * for small n leave one or two dropouts of slack per neighbourhood, and the
+ * full graph's O(n^2) cost is negligible there.
+ */
+const SMALL_ROSTER = 64;
 
 const protocol: Protocol = {
   makeConfig: (p) =>
     makeConfig({
       n: p.n,
       threshold: p.threshold,
+      ...(p.minSurvivors !== undefined ? { minSurvivors: p.minSurvivors } : {}),
       dim: p.dim,
       bits: p.bits,
       graph: p.graph,
@@ -32,17 +39,23 @@ const protocol: Protocol = {
     }),
   createServer: (config) => new SecAggServer({ config }),
   createClient: (config, id, input, signingKey) => new SecAggClient({ config, id, input, ...(signingKey ? { signingKey } : {}) }),
-  chooseParams: (n, dropout, colluders = 0) => {
-    const p = findSecAggPlusParams({ clients: n, dropout, corrupt: CORRUPT_FRACTION });
-    const holders = p.graph === 'full' ? n : p.degree + 1;
-    // The clients' majority rule with g colluders: 2t > holders + g (and at
-    // least the finder's t). The finder's own active-mode floor is 2t > k + 1.
-    const majority = Math.floor((holders + colluders) / 2) + 1;
-    const threshold = Math.max(p.threshold, majority);
-    if (threshold > holders) {
-      throw new InfeasibleParameters(`colluders: g = ${colluders} needs a threshold above ${holders} share holders for n = ${n}; lower g or raise the roster size`);
+  chooseParams: (n, dropout, colluders = 0, mode = 'semi-honest') => {
+    // Active mode: the finder's semi-malicious parameters (corrupt clients
+    // among the neighbours, Bell et al. 2020), then the clients' majority
+    // rule with g colluders, 2t > holders + g.
+    const majority = (holders: number): number => Math.floor((holders + colluders) / 2) + 1;
+    if (n > SMALL_ROSTER) {
+      const p = findSecAggPlusParams({ clients: n, dropout, corrupt: CORRUPT_FRACTION, ...(mode === 'active' ? { adversary: 'semi-malicious' as const } : {}) });
+      const holders = p.graph === 'full' ? n : p.degree + 1;
+      const threshold = mode === 'active' ? Math.max(p.threshold, majority(holders)) : p.threshold;
+      // Keep the dropout slack per neighbourhood the finder planned for.
+      if (holders - threshold >= Math.ceil(dropout * holders)) return { graph: p.graph, degree: p.degree, threshold };
     }
-    return { graph: p.graph, degree: p.degree, threshold };
+    // Small rosters (and sparse graphs left without dropout slack): the full
+    // graph, whose cost is negligible there and which tolerates n - t dropouts.
+    const t = Math.max(2, mode === 'active' ? majority(n) : Math.floor(n / 2) + 1);
+    if (t > n) throw new InfeasibleParameters(`colluders: g = ${colluders} needs a threshold above the roster size n = ${n}; lower g or add clients`);
+    return { graph: 'full' as const, degree: n - 1, threshold: t };
   },
 };
 

@@ -118,7 +118,8 @@ export function trainingInput(opts: { data?: LabelledData; examples?: number; ep
     const task = info.task;
     if (task.kind !== 'train') throw new InvalidArgument('trainingInput: the round does not ask for training');
     const spec = parseModelSpec(task.model);
-    const plan = task.dp as DistributedDpPlan | undefined;
+    // The plan the client verified against its policy (never the raw task.dp).
+    const plan: DistributedDpPlan | undefined = info.checked.plan;
     // With DP the round sums the rotated, padded vector (length paddedDim).
     const want = plan ? plan.paddedDim : modelDimension(spec);
     if (want !== info.dim || (plan && plan.dim !== modelDimension(spec))) throw new InvalidArgument(`model ${task.model} has ${modelDimension(spec)} parameters, the round sums ${info.dim}`);

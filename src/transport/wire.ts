@@ -19,6 +19,8 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: fal
 export interface RoundConfigWire {
   n: number;
   threshold: number;
+  /** Fewest masked inputs the sum may hold (t <= m <= n). */
+  minSurvivors: number;
   bits: number;
   dim: number;
   graph: 'full' | 'harary';
@@ -188,6 +190,7 @@ function decodeConfig(v: unknown): RoundConfigWire {
   return {
     n: uint('config.n', c.n, 1 << 20),
     threshold: uint('config.threshold', c.threshold, 1 << 20),
+    minSurvivors: uint('config.minSurvivors', c.minSurvivors ?? c.threshold, 1 << 20),
     bits: uint('config.bits', c.bits, 32),
     dim: uint('config.dim', c.dim, 1 << 26),
     graph,

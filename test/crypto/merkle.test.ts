@@ -36,7 +36,8 @@ describe('Merkle tree (RFC 6962)', () => {
       const p = tree.proof(i);
       const level = b % p.path.length;
       const path = p.path.map((x) => Uint8Array.from(x));
-      path[level]![bit % 32] ^= 1 << bit;
+      const sib = path[level]!;
+      sib[bit % 32] = sib[bit % 32]! ^ (1 << bit);
       expect(verifyMerkleProof(tree.root, leaves[i]!, { ...p, path })).toBe(false);
       expect(verifyMerkleProof(tree.root, leaves[i]!, { ...p, path: p.path.slice(1) })).toBe(false);
       expect(verifyMerkleProof(tree.root, leaves[i]!, { ...p, size: n + 1 === 2 * n ? n + 2 : 2 * n })).toBe(false);

@@ -54,7 +54,7 @@ describe('browser clients (headless Chromium)', () => {
       const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
       const pages = await Promise.all([0, 1, 2].map(() => context.newPage()));
       await Promise.all(pages.map((p) => p.goto(`${http}demo/#token=demo-token`)));
-      const nodes = [0, 1].map(() => spawnCli(cli, ['join', '--server', url, '--enrol-token', 'demo-token'], { FEDVEIL_REVEAL_DIR: dir }));
+      const nodes = [0, 1].map(() => spawnCli(cli, ['join', '--server', url, '--enrol-token', 'demo-token', '--insecure-dev-policy'], { FEDVEIL_REVEAL_DIR: dir }));
       const exits = await Promise.all(nodes.map((n) => exitWithin(n, 150000)));
       expect(exits.map((e) => e.code)).toEqual([0, 0]);
       for (const p of pages) await p.waitForFunction(() => (window as unknown as { fedveilDemo?: PageState }).fedveilDemo?.status !== 'running', undefined, { timeout: 60000 });

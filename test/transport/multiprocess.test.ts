@@ -57,7 +57,7 @@ async function startServe(dir: string, args: string[]): Promise<{ serve: Proc; u
 }
 
 function join(url: string, dir: string, env: Record<string, string> = {}): Proc {
-  return spawnCli(cli, ['join', '--server', url, '--enrol-token', 'test-token'], { FEDVEIL_REVEAL_DIR: dir, ...env });
+  return spawnCli(cli, ['join', '--server', url, '--enrol-token', 'test-token', '--insecure-dev-policy'], { FEDVEIL_REVEAL_DIR: dir, ...env });
 }
 
 const fresh = runDir;
