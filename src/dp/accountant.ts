@@ -16,7 +16,7 @@ import { InvalidArgument } from '../errors.js';
 import { anumber, aoneOf } from '../util/assert.js';
 import type { DpEvent } from './events.js';
 import { GdpAccountant } from './gdp.js';
-import { PldAccountant, type PldAccountantOptions } from './pld.js';
+import { PldAccountant, choosePldDiscretization, type PldAccountantOptions } from './pld.js';
 import { RdpAccountant, type RdpAccountantOptions } from './rdp.js';
 
 export type AccountantKind = 'rdp' | 'pld' | 'gdp';
@@ -81,7 +81,7 @@ export function computeEpsilon(event: DpEvent, delta: number, accountant: Accoun
     const { epsilon, order } = acc.epsilonAndOrder(delta);
     return withWarnings({ accountant, epsilon, delta, order }, acc.warnings);
   }
-  const acc = createAccountant(accountant, options).compose(event);
+  const acc = createAccountant(accountant, withPldGrid(event, accountant, options, () => new RdpAccountant().compose(event).epsilon(delta))).compose(event);
   const result: EpsilonResult = { accountant, epsilon: acc.epsilon(delta), delta };
   if (acc.approximate) result.approximate = true;
   return withWarnings(result, acc.warnings);
@@ -90,7 +90,23 @@ export function computeEpsilon(event: DpEvent, delta: number, accountant: Accoun
 /** Delta at `epsilon` of one event with one accountant. */
 export function computeDelta(event: DpEvent, epsilon: number, accountant: AccountantKind = 'rdp', options: AccountantOptions = {}): number {
   if (!(epsilon >= 0)) throw new InvalidArgument(`epsilon: expected a number >= 0, got ${epsilon}`);
-  return createAccountant(accountant, options).compose(event).delta(epsilon);
+  return createAccountant(accountant, withPldGrid(event, accountant, options, () => epsilon)).compose(event).delta(epsilon);
+}
+
+/**
+ * For a one-shot PLD answer without an explicit grid, choose the grid from
+ * the problem: choosePldDiscretization of a first epsilon estimate (the RDP
+ * epsilon at the requested delta, an upper bound; or the requested epsilon).
+ */
+function withPldGrid(event: DpEvent, accountant: AccountantKind, options: AccountantOptions, estimate: () => number): AccountantOptions {
+  if (accountant !== 'pld' || options.pld?.valueDiscretizationInterval !== undefined) return options;
+  let eps: number;
+  try {
+    eps = estimate();
+  } catch {
+    eps = Infinity; // no RDP estimate (the PLD accountant will say whether it supports the event)
+  }
+  return { ...options, pld: { ...options.pld, valueDiscretizationInterval: choosePldDiscretization(eps) } };
 }
 
 function withWarnings(result: EpsilonResult, warnings: readonly string[]): EpsilonResult {

@@ -31,6 +31,7 @@ import { aint, anumber } from '../util/assert.js';
 import type { PrivacyAccountant } from './accountant.js';
 import { UnsupportedEvent, validateEvent, type DpEvent } from './events.js';
 import { effectiveNoiseMultiplier } from './rdp.js';
+import { gdpDelta, gdpEpsilon } from './gdp.js';
 import { logAdd, logNormalCdf, normalCdf, normalPpfFromLog } from './special.js';
 
 // Hot loops use module-local bindings: inside jest's vm sandbox every global
@@ -226,6 +227,18 @@ function truncateTails(probs: Float64Array, tailMass: number): { offset: number;
   const kept = probs.slice(left, right);
   kept[0]! += s;
   return { offset: left, probs: kept, rightMass: r };
+}
+
+/**
+ * The PMF with at most tailMass/2 cut from each end (pessimistic: the lower
+ * cut moves up to the first kept loss, the upper cut to +infinity). Applied
+ * to a per-round PMF before self-composition: its far tails hold almost no
+ * mass but most of the grid.
+ */
+export function trimPmf(pmf: PldPmf, tailMass: number): PldPmf {
+  const t = truncateTails(pmf.probs, tailMass);
+  if (t.offset === 0 && t.probs.length === pmf.probs.length) return pmf;
+  return { discretization: pmf.discretization, lower: pmf.lower + t.offset, probs: t.probs, infinityMass: pmf.infinityMass + t.rightMass };
 }
 
 /** Convolution of two PMFs (composition of two mechanisms). */
@@ -448,6 +461,24 @@ export interface PldAccountantOptions {
 
 export const DEFAULT_PLD_DISCRETIZATION = 5e-4;
 
+/** dp_accounting's default grid (PLDAccountant value_discretization_interval). */
+export const DP_ACCOUNTING_PLD_DISCRETIZATION = 1e-4;
+
+/**
+ * The loss grid for a problem whose epsilon is about `epsilonEstimate` (e.g.
+ * the RDP epsilon, an upper bound): d = 1e-4 * clamp(epsilonEstimate / 2, 1, 20).
+ * Small epsilons get dp_accounting's 1e-4 (the discretization error of a
+ * connect-the-dots PLD is absolute, so a small epsilon needs the fine grid);
+ * larger ones a proportionally coarser grid, at most 2e-3, keeping the
+ * relative error below 0.5% of dp_accounting's answer on the grid of
+ * test/vectors/dp-accounting-pld.json (epsilon 3e-4..48, q 1e-4..1,
+ * T 1..1e5) while the work falls roughly as 1/d.
+ */
+export function choosePldDiscretization(epsilonEstimate: number): number {
+  const f = Number.isFinite(epsilonEstimate) ? min(20, max(1, epsilonEstimate / 2)) : 20;
+  return DP_ACCOUNTING_PLD_DISCRETIZATION * f;
+}
+
 export class PldAccountant implements PrivacyAccountant {
   readonly kind = 'pld' as const;
   readonly approximate = false;
@@ -457,6 +488,15 @@ export class PldAccountant implements PrivacyAccountant {
   private remove: PldPmf | undefined; // undefined = identity (nothing composed yet)
   private add: PldPmf | undefined;
   private nonPrivate = false;
+  /**
+   * Unsampled Gaussians are kept aside as sum 1/z^2: their composition is one
+   * Gaussian, whose PLD is exactly Gaussian, so when nothing else is composed
+   * epsilon and delta are exact (Balle & Wang 2018, Thm 8: delta(eps) =
+   * Phi(-eps/mu + mu/2) - e^eps Phi(-eps/mu - mu/2), mu = sqrt(sum 1/z^2)),
+   * with no grid at all. Mixed with sampled parts, they are folded into the
+   * PMFs as one connect-the-dots Gaussian PMF.
+   */
+  private gaussianInvSq = 0;
 
   constructor(options: PldAccountantOptions = {}) {
     this.discretization = options.valueDiscretizationInterval ?? DEFAULT_PLD_DISCRETIZATION;
@@ -467,7 +507,16 @@ export class PldAccountant implements PrivacyAccountant {
 
   /** The composed PMFs for REMOVE and ADD adjacency (undefined before any composition). */
   get pmfs(): { remove: PldPmf | undefined; add: PldPmf | undefined } {
+    this.foldGaussians(true);
     return { remove: this.remove, add: this.add };
+  }
+
+  /** Compose the pending Gaussians into the PMFs (always when `force`, else only if PMFs exist). */
+  private foldGaussians(force: boolean): void {
+    if (this.gaussianInvSq === 0 || (!force && !this.remove)) return;
+    const pmf = gaussianPldPmf(1 / sqrt(this.gaussianInvSq), 1, 'remove', this.discretization);
+    this.composeSymmetric(pmf); // assigns only after both compositions succeed
+    this.gaussianInvSq = 0;
   }
 
   supports(event: DpEvent): boolean {
@@ -502,14 +551,16 @@ export class PldAccountant implements PrivacyAccountant {
     validateEvent(event);
     aint('count', count, 0);
     this.check(event); // all-or-nothing: nothing is composed if any part is unsupported...
-    const saved = { remove: this.remove, add: this.add, nonPrivate: this.nonPrivate };
+    const saved = { remove: this.remove, add: this.add, nonPrivate: this.nonPrivate, gaussianInvSq: this.gaussianInvSq };
     try {
       this.composeChecked(event, count);
+      this.foldGaussians(false); // with sampled parts present, fold now so that a too-large grid fails here
     } catch (err) {
       // ...or if a part turns out infeasible (PMFs are never mutated, so restoring the references suffices)
       this.remove = saved.remove;
       this.add = saved.add;
       this.nonPrivate = saved.nonPrivate;
+      this.gaussianInvSq = saved.gaussianInvSq;
       throw err;
     }
     return this;
@@ -522,7 +573,7 @@ export class PldAccountant implements PrivacyAccountant {
         const z = event.noiseMultiplier;
         if (z === 0) this.nonPrivate = true;
         // count Gaussians compose exactly into one with noise z / sqrt(count)
-        else this.composeSymmetric(gaussianPldPmf(z / sqrt(count), 1, 'remove', this.discretization));
+        else this.gaussianInvSq += count / (z * z);
         return;
       }
       case 'self_composed':
@@ -540,11 +591,16 @@ export class PldAccountant implements PrivacyAccountant {
         }
         const d = this.discretization;
         const t = this.tailMassTruncation;
+        this.foldGaussians(false);
         if (q === 1) {
-          this.composeSymmetric(selfComposePmf(gaussianPldPmf(z, 1, 'remove', d), count, t));
+          this.gaussianInvSq += count / (z * z);
           return;
         }
-        const [remove, add] = selfComposePmfPair(gaussianPldPmf(z, q, 'remove', d), gaussianPldPmf(z, q, 'add', d), count, t);
+        const one = (adj: Adjacency) => {
+          const pmf = gaussianPldPmf(z, q, adj, d);
+          return count > 1 ? trimPmf(pmf, t) : pmf;
+        };
+        const [remove, add] = selfComposePmfPair(one('remove'), one('add'), count, t);
         this.remove = this.remove ? composePmfs(this.remove, remove, t) : remove;
         this.add = this.add ? composePmfs(this.add, add, t) : add;
         return;
@@ -557,14 +613,17 @@ export class PldAccountant implements PrivacyAccountant {
   private composeSymmetric(pmf: PldPmf): void {
     const t = this.tailMassTruncation;
     const shared = this.remove === this.add;
-    this.remove = this.remove ? composePmfs(this.remove, pmf, t) : pmf;
-    this.add = shared ? this.remove : this.add ? composePmfs(this.add, pmf, t) : pmf;
+    const remove = this.remove ? composePmfs(this.remove, pmf, t) : pmf;
+    const add = shared ? remove : this.add ? composePmfs(this.add, pmf, t) : pmf;
+    this.remove = remove;
+    this.add = add;
   }
 
   epsilon(delta: number): number {
     anumber('delta', delta, 0, 1);
     if (this.nonPrivate) return INF;
-    if (!this.remove || !this.add) return 0;
+    this.foldGaussians(false);
+    if (!this.remove || !this.add) return gdpEpsilon(sqrt(this.gaussianInvSq), delta);
     const e = pmfEpsilon(this.remove, delta);
     return this.add === this.remove ? e : max(e, pmfEpsilon(this.add, delta));
   }
@@ -572,7 +631,8 @@ export class PldAccountant implements PrivacyAccountant {
   delta(epsilon: number): number {
     if (!(epsilon >= 0)) throw new InvalidArgument(`epsilon: expected a number >= 0, got ${epsilon}`);
     if (this.nonPrivate) return 1;
-    if (!this.remove || !this.add) return 0;
+    this.foldGaussians(false);
+    if (!this.remove || !this.add) return gdpDelta(sqrt(this.gaussianInvSq), epsilon);
     const d = pmfDelta(this.remove, epsilon);
     return this.add === this.remove ? d : max(d, pmfDelta(this.add, epsilon));
   }

@@ -21,6 +21,8 @@ import {
   selfComposedEvent,
   skellamEventForTest,
 } from './pld-helpers.js';
+import { readFileSync } from 'node:fs';
+import { computeEpsilon } from '../../src/dp/accountant.js';
 import { InfeasibleParameters } from '../../src/errors.js';
 import { expectFedveilError } from '../expect-error.js';
 
@@ -90,10 +92,17 @@ describe('PLD accountant', () => {
   });
 
   test('a grid too large to allocate is refused with InfeasibleParameters, not an out-of-memory crash', () => {
-    const acc = new PldAccountant().compose(gaussianEvent(3));
+    const acc = new PldAccountant().compose(poissonSampledEvent(0.5, gaussianEvent(3)));
     const before = acc.epsilon(1e-5);
     expectFedveilError(() => acc.compose(composedEvent([gaussianEvent(2), selfComposedEvent(gaussianEvent(0.5), 10_000)])), InfeasibleParameters, 'INFEASIBLE_PARAMETERS');
     expect(acc.epsilon(1e-5)).toBe(before); // nothing of the failed composition remains
+  });
+
+  test('unsampled Gaussians alone are exact (no grid): the Gaussian mechanism\'s closed-form delta', () => {
+    // 10^4 Gaussians with z = 50 are one Gaussian with z = 0.5, i.e. 2-GDP (Dong, Roth, Su Cor. 1)
+    const acc = new PldAccountant().compose(selfComposedEvent(gaussianEvent(50), 10_000));
+    expect(acc.delta(1)).toBe(gdpDelta(2, 1));
+    expect(acc.delta(acc.epsilon(1e-5))).toBeLessThanOrEqual(1e-5);
   });
 
   test('unsupported events are refused and leave the state unchanged; non-private events give eps = inf', () => {
@@ -107,5 +116,25 @@ describe('PLD accountant', () => {
     expect(new PldAccountant().compose(gaussianEvent(0)).delta(3)).toBe(1);
     expect(new PldAccountant().epsilon(1e-5)).toBe(0);
     expect(new PldAccountant().compose(poissonGaussianRounds(1, 0, 10)).epsilon(1e-5)).toBe(0);
+  });
+});
+
+interface PldVectors {
+  cases: { q: number; z: number; T: number; delta: number; pld: number; rdp: number }[];
+}
+const DPA = JSON.parse(readFileSync(new URL('../vectors/dp-accounting-pld.json', import.meta.url), 'utf8')) as PldVectors;
+
+describe('PLD with the grid chosen from the problem, against dp_accounting at its defaults (test/vectors/dp-accounting-pld.json)', () => {
+  test.each(DPA.cases.map((c) => [c.q, c.z, c.T, c.delta, c.pld] as const))('q=%p z=%p T=%p delta=%p: within 0.5%% of dp_accounting (%p)', (q, z, T, delta, want) => {
+    const got = computeEpsilon(poissonGaussianRounds(z, q, T), delta, 'pld').epsilon;
+    expect(Math.abs(got / want - 1)).toBeLessThan(5e-3);
+  });
+
+  test('the grid cases span epsilon 0.01..50, q 1e-4..1, T 1..1e5', () => {
+    const eps = DPA.cases.map((c) => c.pld);
+    expect(Math.min(...eps)).toBeLessThan(0.01);
+    expect(Math.max(...eps)).toBeGreaterThan(45);
+    expect(Math.min(...DPA.cases.map((c) => c.q))).toBe(1e-4);
+    expect(Math.max(...DPA.cases.map((c) => c.T))).toBe(100_000);
   });
 });
