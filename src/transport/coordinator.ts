@@ -4,10 +4,16 @@
  * al. CCS'20), relays the protocol frames between the SecAgg server state
  * machine and the participants, and applies per-stage deadlines.
  *
- * A round: once at least `minClients` authenticated clients are waiting, the
- * coordinator takes them all (up to `maxClients`) as the roster, numbers them
- * 1..n, draws a fresh public round seed, and sends each its id and the
- * public configuration. Every frame a client sends is verified against the
+ * A round: once at least `minClients` authenticated clients are waiting and
+ * ready (each sends one `ready` after `welcome` and after each `result`; a
+ * client that never does is never on a roster, and is closed at the
+ * readiness deadline), the coordinator takes them all (up to `maxClients`)
+ * as the roster, numbers them 1..n, draws a fresh public round seed, and
+ * sends each its id and the public configuration. A `ready` also grants
+ * the client its frame budget for the round: `framesPerRound` envelopes,
+ * counted before any signature is checked (FRAME_BUDGET beyond it; an
+ * honest client sends one per stage). Every frame a client sends is
+ * verified against the
  * identity authenticated on its connection (session.ts) and handed to the
  * server state machine as coming from that identity's roster id - never
  * from an id found inside the payload. A stage ends when every live roster
