@@ -1,43 +1,57 @@
 /**
  * Accounting benchmark: epsilon of T rounds of the Poisson-subsampled
- * Gaussian mechanism (q = 0.04, z = 1.5, delta = 1e-5: the Opacus example)
- * for T = 2250 and T = 10^4, with each accountant. Reports medians of
- * repeated runs, the value, and its relative difference to Google's
- * dp_accounting (reference values below).
+ * Gaussian mechanism with each fedveil accountant, and, in the same run,
+ * Google's dp_accounting (RdpAccountant, PLDAccountant at its defaults) when
+ * python3 can import it. Every figure is a median of repeated runs measured
+ * in this process (fedveil) or inside the spawned Python process
+ * (dp_accounting, time.perf_counter around compose + get_epsilon); ratios
+ * are between medians of the same run. Without dp_accounting the comparison
+ * columns say it is unavailable; no timing is ever taken from a file.
  *
- * The RDP row times the whole curve computation (the accountant's memo
- * bypassed); the memoised row is what repeated audits of one (q, z) pay.
+ * Finding dp_accounting: DP_ACCOUNTING_PATH (the directory that contains the
+ * `dp_accounting` package, e.g. <checkout of google/differential-privacy>/python/dp_accounting),
+ * else an importable installed package, else ../differential-privacy/python/dp_accounting.
+ * If `absl` is missing, a no-op `absl.logging` is put on the Python path
+ * (dp_accounting only logs through it).
  *
- * Targets (issue 4): RDP warm < 5 ms; PLD < 0.25 s with epsilon within 1%
- * of dp_accounting's PLD.
+ * Rows: rdp = the whole RDP curve at the default orders, converted (the
+ * accountant's memo bypassed); pld = computeEpsilon(event, delta, 'pld')
+ * (grid chosen from the problem); pld 1e-4 = dp_accounting's grid; gdp
+ * (approximate, for reference).
  *
- * Reference values: dp_accounting at commit b5b0286 of
- * github.com/google/differential-privacy (python/dp_accounting), Python
- * 3.11.7, numpy 2.4.6, scipy 1.17.1, with absl.logging stubbed:
- *   RdpAccountant().compose(PoissonSampledDpEvent(0.04, GaussianDpEvent(1.5)), T).get_epsilon(1e-5)
- *   PLDAccountant().compose(<same>, T).get_epsilon(1e-5)   (value_discretization_interval 1e-4)
- * Its timings on the same machine (median, loaded shared host): RDP 0.09 s,
- * PLD 0.94 s (T = 2250) and 1.74 s (T = 10^4).
- *
- * Run: npx tsx bench/accounting.ts [--json]
+ * Run: npx tsx bench/accounting.ts [--json] [--runs n]
  */
-import os from 'node:os';
-import { DEFAULT_RDP_ORDERS, GdpAccountant, PldAccountant, RdpAccountant, poissonGaussianRounds, rdpPoissonSubsampledGaussian, rdpToEpsilon } from '../src/dp/index.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  DEFAULT_RDP_ORDERS,
+  GdpAccountant,
+  PldAccountant,
+  computeEpsilon,
+  poissonGaussianRounds,
+  rdpPoissonSubsampledGaussian,
+  rdpToEpsilon,
+} from '../src/dp/index.js';
+import { benchArgs, machine, median } from './common.js';
 
-const Q = 0.04;
-const Z = 1.5;
-const DELTA = 1e-5;
+const args = benchArgs();
+const RUNS = args.opt('--runs', 7);
 
-const REFERENCE: Record<number, { rdp: number; pld: number; pythonRdpSeconds: number; pythonPldSeconds: number }> = {
-  2250: { rdp: 7.329334702381698, pld: 6.768787373891152, pythonRdpSeconds: 0.095, pythonPldSeconds: 0.94 },
-  10000: { rdp: 17.90215192181624, pld: 16.704019770580995, pythonRdpSeconds: 0.088, pythonPldSeconds: 1.74 },
-};
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : 0.5 * (s[m - 1]! + s[m]!);
+interface Case {
+  q: number;
+  z: number;
+  T: number;
+  delta: number;
 }
+const CASES: Case[] = [
+  { q: 0.04, z: 1.5, T: 2250, delta: 1e-5 },
+  { q: 0.04, z: 1.5, T: 10000, delta: 1e-5 },
+  { q: 1e-3, z: 0.8, T: 10000, delta: 1e-6 },
+  { q: 0.1, z: 0.9, T: 1000, delta: 1e-5 },
+  { q: 1, z: 0.5, T: 1, delta: 1e-5 },
+];
 
 function time(fn: () => number, runs: number, warmup: number): { ms: number; value: number } {
   let value = NaN;
@@ -51,69 +65,122 @@ function time(fn: () => number, runs: number, warmup: number): { ms: number; val
   return { ms: median(ts), value };
 }
 
+// ---------------------------------------------------------------------------
+// dp_accounting in the same run
+
+const PY = String.raw`
+import json, sys, time, statistics
+import dp_accounting
+from dp_accounting.pld import pld_privacy_accountant
+from dp_accounting.rdp import rdp_privacy_accountant
+cases, runs = json.loads(sys.argv[1]), int(sys.argv[2])
+out = []
+for c in cases:
+    ev = dp_accounting.SelfComposedDpEvent(dp_accounting.PoissonSampledDpEvent(c["q"], dp_accounting.GaussianDpEvent(c["z"])), c["T"])
+    row = {}
+    for name, make, n in (("rdp", rdp_privacy_accountant.RdpAccountant, runs), ("pld", pld_privacy_accountant.PLDAccountant, max(3, runs // 2))):
+        ts, v = [], None
+        for i in range(n + 1):
+            t = time.perf_counter()
+            v = make().compose(ev).get_epsilon(c["delta"])
+            if i > 0: ts.append(time.perf_counter() - t)  # first run is warm-up
+        row[name] = {"epsilon": v, "ms": 1000 * statistics.median(ts), "runs": n}
+    out.append(row)
+print(json.dumps({"rows": out, "python": sys.version.split()[0], "dp_accounting": getattr(dp_accounting, "__version__", "unknown")}))
+`;
+
+interface PyRow {
+  rdp: { epsilon: number; ms: number; runs: number };
+  pld: { epsilon: number; ms: number; runs: number };
+}
+type PyResult = { rows: PyRow[]; python: string; dp_accounting: string } | { unavailable: string };
+
+function pythonPath(): { path: string[]; how: string } | undefined {
+  const probe = (extra: string[]) => spawnSync('python3', ['-c', 'import dp_accounting'], { env: { ...process.env, PYTHONPATH: [...extra, process.env.PYTHONPATH ?? ''].filter(Boolean).join(':') }, encoding: 'utf8' });
+  const absl = spawnSync('python3', ['-c', 'import absl.logging'], { encoding: 'utf8' }).status === 0;
+  const stub: string[] = [];
+  if (!absl) {
+    const dir = mkdtempSync(join(tmpdir(), 'fedveil-absl-'));
+    mkdirSync(join(dir, 'absl'));
+    writeFileSync(join(dir, 'absl', '__init__.py'), '');
+    writeFileSync(join(dir, 'absl', 'logging.py'), 'def _noop(*a, **k): pass\ninfo = warning = error = debug = vlog = log_every_n = _noop\n');
+    stub.push(dir);
+  }
+  const candidates: Array<[string[], string]> = [];
+  if (process.env.DP_ACCOUNTING_PATH) candidates.push([[resolve(process.env.DP_ACCOUNTING_PATH)], `DP_ACCOUNTING_PATH=${process.env.DP_ACCOUNTING_PATH}`]);
+  candidates.push([[], 'installed package']);
+  const sibling = resolve('..', 'differential-privacy', 'python', 'dp_accounting');
+  if (existsSync(sibling)) candidates.push([[sibling], sibling]);
+  for (const [p, how] of candidates) if (probe([...stub, ...p]).status === 0) return { path: [...stub, ...p], how: how + (absl ? '' : ' (absl.logging stubbed)') };
+  return undefined;
+}
+
+function runDpAccounting(cases: Case[]): PyResult & { how?: string } {
+  const found = pythonPath();
+  if (!found) return { unavailable: 'python3 cannot import dp_accounting (set DP_ACCOUNTING_PATH to <google/differential-privacy>/python/dp_accounting)' };
+  const r = spawnSync('python3', ['-c', PY, JSON.stringify(cases), String(RUNS)], {
+    env: { ...process.env, PYTHONPATH: [...found.path, process.env.PYTHONPATH ?? ''].filter(Boolean).join(':') },
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) return { unavailable: `dp_accounting run failed: ${(r.stderr || String(r.error)).trim().split('\n').at(-1)}` };
+  return { ...(JSON.parse(r.stdout) as PyResult), how: found.how };
+}
+
+// ---------------------------------------------------------------------------
+
 interface Row {
-  rounds: number;
+  case: Case;
   accountant: string;
   epsilon: number;
-  reference: number | null;
-  relDiff: number | null;
   medianMs: number;
   runs: number;
-  target: string;
+  dpAccounting: { epsilon: number; medianMs: number } | null;
 }
 
 const rows: Row[] = [];
-for (const T of [2250, 10000]) {
-  const event = poissonGaussianRounds(Z, Q, T);
-  const ref = REFERENCE[T]!;
-  // The accountant memoises (q, z) curves; the first row times the full computation it would do uncached.
+for (const c of CASES) {
+  const event = poissonGaussianRounds(c.z, c.q, c.T);
   const rdp = time(() => {
-    const curve = rdpPoissonSubsampledGaussian(Q, Z, DEFAULT_RDP_ORDERS);
-    for (let i = 0; i < curve.length; i++) curve[i]! *= T;
-    return rdpToEpsilon(DEFAULT_RDP_ORDERS, curve, DELTA).epsilon;
-  }, 21, 5);
-  rows.push({ rounds: T, accountant: 'rdp', epsilon: rdp.value, reference: ref.rdp, relDiff: rdp.value / ref.rdp - 1, medianMs: rdp.ms, runs: 21, target: '< 5 ms warm' });
-  const memo = time(() => new RdpAccountant().compose(event).epsilon(DELTA), 21, 5);
-  rows.push({ rounds: T, accountant: 'rdp (memoised curve)', epsilon: memo.value, reference: ref.rdp, relDiff: memo.value / ref.rdp - 1, medianMs: memo.ms, runs: 21, target: '-' });
-  const pld = time(() => new PldAccountant().compose(event).epsilon(DELTA), 7, 1);
-  rows.push({ rounds: T, accountant: 'pld', epsilon: pld.value, reference: ref.pld, relDiff: pld.value / ref.pld - 1, medianMs: pld.ms, runs: 7, target: '< 250 ms, within 1%' });
-  const fine = time(() => new PldAccountant({ valueDiscretizationInterval: 1e-4 }).compose(event).epsilon(DELTA), 3, 0);
-  rows.push({ rounds: T, accountant: 'pld (grid 1e-4)', epsilon: fine.value, reference: ref.pld, relDiff: fine.value / ref.pld - 1, medianMs: fine.ms, runs: 3, target: 'dp_accounting grid' });
-  const gdp = time(() => new GdpAccountant().compose(event).epsilon(DELTA), 21, 5);
-  rows.push({ rounds: T, accountant: 'gdp (approximate)', epsilon: gdp.value, reference: null, relDiff: null, medianMs: gdp.ms, runs: 21, target: '-' });
+    const curve = rdpPoissonSubsampledGaussian(c.q, c.z, DEFAULT_RDP_ORDERS);
+    for (let i = 0; i < curve.length; i++) curve[i]! *= c.T;
+    return rdpToEpsilon(DEFAULT_RDP_ORDERS, curve, c.delta).epsilon;
+  }, 3 * RUNS, 3);
+  rows.push({ case: c, accountant: 'rdp', epsilon: rdp.value, medianMs: rdp.ms, runs: 3 * RUNS, dpAccounting: null });
+  const pld = time(() => computeEpsilon(event, c.delta, 'pld').epsilon, RUNS, 1);
+  rows.push({ case: c, accountant: 'pld', epsilon: pld.value, medianMs: pld.ms, runs: RUNS, dpAccounting: null });
+  const fine = time(() => new PldAccountant({ valueDiscretizationInterval: 1e-4 }).compose(event).epsilon(c.delta), Math.max(3, RUNS >> 1), 0);
+  rows.push({ case: c, accountant: 'pld 1e-4', epsilon: fine.value, medianMs: fine.ms, runs: Math.max(3, RUNS >> 1), dpAccounting: null });
+  const gdp = time(() => new GdpAccountant().compose(event).epsilon(c.delta), 3 * RUNS, 3);
+  rows.push({ case: c, accountant: 'gdp (approximate)', epsilon: gdp.value, medianMs: gdp.ms, runs: 3 * RUNS, dpAccounting: null });
 }
 
-const machine = {
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  cores: os.cpus().length,
-  node: process.version,
-  platform: `${os.platform()} ${os.arch()}`,
-  loadAverage: os.loadavg().map((v) => Number(v.toFixed(2))),
-};
+const py = runDpAccounting(CASES);
+if ('rows' in py) {
+  CASES.forEach((c, i) => {
+    const pr = py.rows[i]!;
+    for (const r of rows.filter((x) => x.case === c)) {
+      if (r.accountant === 'rdp') r.dpAccounting = { epsilon: pr.rdp.epsilon, medianMs: pr.rdp.ms };
+      else if (r.accountant.startsWith('pld')) r.dpAccounting = { epsilon: pr.pld.epsilon, medianMs: pr.pld.ms };
+    }
+  });
+}
 
-if (process.argv.includes('--json')) {
-  process.stdout.write(JSON.stringify({ benchmark: 'accounting', q: Q, noiseMultiplier: Z, delta: DELTA, machine, rows, reference: REFERENCE }) + '\n');
+const info = machine();
+if (args.json) {
+  process.stdout.write(JSON.stringify({ benchmark: 'accounting', machine: info, dpAccounting: 'rows' in py ? { python: py.python, version: py.dp_accounting, found: py.how } : py, rows }) + '\n');
 } else {
-  process.stdout.write(`fedveil accounting benchmark  q=${Q} z=${Z} delta=${DELTA}\n`);
-  process.stdout.write(`${machine.cpu} x${machine.cores}, Node ${machine.node}, ${machine.platform}, load ${machine.loadAverage.join(' ')}\n\n`);
-  const head = ['T', 'accountant', 'epsilon', 'dp_accounting', 'rel. diff', 'median ms', 'target'];
+  process.stdout.write(`fedveil accounting benchmark (medians; dp_accounting timed inside its own process, same run)\n`);
+  process.stdout.write(`${info.cpu} x${info.cores}, Node ${info.node}, ${info.platform}, load ${info.loadAverage1m}\n`);
+  process.stdout.write('rows' in py ? `dp_accounting ${py.dp_accounting} on Python ${py.python} (${py.how})\n\n` : `dp_accounting comparison unavailable: ${py.unavailable}\n\n`);
+  const head = ['q', 'z', 'T', 'delta', 'accountant', 'epsilon', 'median ms', 'dp_accounting eps', 'rel. diff', 'dp_accounting ms', 'speed-up'];
   const body = rows.map((r) => [
-    String(r.rounds),
-    r.accountant,
-    r.epsilon.toPrecision(10),
-    r.reference === null ? '-' : r.reference.toPrecision(10),
-    r.relDiff === null ? '-' : r.relDiff.toExponential(2),
-    r.medianMs.toFixed(2),
-    r.target,
+    String(r.case.q), String(r.case.z), String(r.case.T), String(r.case.delta), r.accountant, r.epsilon.toPrecision(8), r.medianMs.toFixed(2),
+    r.dpAccounting ? r.dpAccounting.epsilon.toPrecision(8) : '-',
+    r.dpAccounting ? (r.epsilon / r.dpAccounting.epsilon - 1).toExponential(2) : '-',
+    r.dpAccounting ? r.dpAccounting.medianMs.toFixed(1) : '-',
+    r.dpAccounting ? `${(r.dpAccounting.medianMs / r.medianMs).toFixed(1)}x` : '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   for (const line of [head, ...body]) process.stdout.write(line.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
-  for (const T of [2250, 10000]) {
-    const ref = REFERENCE[T]!;
-    const rdp = rows.find((r) => r.rounds === T && r.accountant === 'rdp')!;
-    const pld = rows.find((r) => r.rounds === T && r.accountant === 'pld')!;
-    process.stdout.write(
-      `T=${T}: speed-up vs dp_accounting (its timings recorded on this machine): RDP ${(ref.pythonRdpSeconds * 1000 / rdp.medianMs).toFixed(0)}x, PLD ${(ref.pythonPldSeconds * 1000 / pld.medianMs).toFixed(1)}x\n`,
-    );
-  }
 }
