@@ -51,11 +51,12 @@ export const DP_ACCOUNTING_RDP_ORDERS: readonly number[] = Object.freeze([
 
 /**
  * fedveil's default orders: 1.1, ..., 10.9 (step 0.1), every integer 11..256,
- * then 288, 320, ..., 512 (step 32), 640, 768, 896, 1024, 1536, 2048. Every
- * order is a valid bound, so more orders can only lower epsilon; the integer
- * orders 64..256 matter for the integer mechanisms (whose subsampled bounds
- * exist at integer orders only, fractional ones being chords) and the large
- * ones for very small sampling rates.
+ * then 288, 320, ..., 512 (step 32), 640, 768, 896, 1024, 1536, 2048, 3072,
+ * 4096, 6144, 8192. Every order is a valid bound, so more orders can only
+ * lower epsilon; the integer orders 64..256 matter for the integer mechanisms
+ * (whose subsampled bounds exist at integer orders only, fractional ones
+ * being chords) and the large ones for very private mechanisms (RDP ~1e-7:
+ * the best order is ~sqrt(log(1/delta) / rho), beyond dp_accounting's 1024).
  */
 export const DEFAULT_RDP_ORDERS: readonly number[] = Object.freeze([
   ...Array.from({ length: 99 }, (_, i) => 1 + (i + 1) / 10),
@@ -67,6 +68,10 @@ export const DEFAULT_RDP_ORDERS: readonly number[] = Object.freeze([
   1024,
   1536,
   2048,
+  3072,
+  4096,
+  6144,
+  8192,
 ]);
 
 const MAX_FRACTIONAL_SERIES_TERMS = 1000;

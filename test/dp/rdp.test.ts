@@ -19,20 +19,21 @@ import {
   sampledWithoutReplacementEvent,
   selfComposedEvent,
 } from '../../src/dp/index.js';
+import { readFileSync } from 'node:fs';
 import { InvalidArgument } from '../../src/errors.js';
 import { expectFedveilError } from '../expect-error.js';
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 describe('RDP accountant', () => {
-  test("default orders: dp_accounting's below 64, then every integer to 256, then sparser up to 2048", () => {
+  test("default orders: dp_accounting's below 64, then every integer to 256, then sparser up to 8192", () => {
     expect(DP_ACCOUNTING_RDP_ORDERS.length).toBe(99 + 53 + 4);
     expect(DP_ACCOUNTING_RDP_ORDERS.slice(-5)).toEqual([63, 128, 256, 512, 1024]);
     expect(DEFAULT_RDP_ORDERS[0]).toBe(1.1);
     expect(DEFAULT_RDP_ORDERS[98]).toBe(10.9);
     for (let a = 11; a <= 256; a++) expect(DEFAULT_RDP_ORDERS).toContain(a);
     for (const a of DP_ACCOUNTING_RDP_ORDERS) expect(DEFAULT_RDP_ORDERS).toContain(a);
-    expect(DEFAULT_RDP_ORDERS.at(-1)).toBe(2048);
+    expect(DEFAULT_RDP_ORDERS.at(-1)).toBe(8192);
     expect([...DEFAULT_RDP_ORDERS].sort((x, y) => x - y)).toEqual([...DEFAULT_RDP_ORDERS]);
   });
 
@@ -118,3 +119,40 @@ describe('RDP accountant', () => {
     expect(new RdpAccountant().compose(gaussianEvent(0)).epsilon(1e-5)).toBe(Infinity);
   });
 });
+
+interface TinyVectors {
+  orders: number[];
+  cases: { kind: 'linear' | 'flat'; rho: number; delta?: number; epsilon?: number; epsilonTarget?: number; deltaResult?: number; order: number }[];
+}
+const TINY = JSON.parse(readFileSync(new URL('../vectors/dp-accounting-rdp-tiny.json', import.meta.url), 'utf8')) as TinyVectors;
+
+describe('very private mechanisms: RDP ~1e-7 -> (eps, delta) against dp_accounting (test/vectors/dp-accounting-rdp-tiny.json)', () => {
+  const curve = (kind: 'linear' | 'flat', rho: number, orders: readonly number[]) => orders.map((a) => (kind === 'linear' ? a * rho : rho));
+  test('the vectors use dp_accounting\'s default orders', () => {
+    expect(TINY.orders).toEqual([...DP_ACCOUNTING_RDP_ORDERS]);
+  });
+  for (const c of TINY.cases) {
+    if (c.delta !== undefined) {
+      test(`${c.kind} rho=${c.rho}: epsilon at delta ${c.delta} equals dp_accounting's; more orders give less`, () => {
+        const r = rdpToEpsilon(TINY.orders, curve(c.kind, c.rho, TINY.orders), c.delta!);
+        expect(rel(r.epsilon, c.epsilon!)).toBeLessThan(1e-12);
+        expect(r.order).toBe(c.order);
+        const wide = rdpToEpsilon(DEFAULT_RDP_ORDERS, curve(c.kind, c.rho, DEFAULT_RDP_ORDERS), c.delta!);
+        expect(wide.epsilon).toBeLessThan(c.epsilon!);
+        expect(wide.epsilon).toBeGreaterThan(0);
+      });
+    } else {
+      test(`${c.kind} rho=${c.rho}: delta at epsilon ${c.epsilonTarget} equals dp_accounting's`, () => {
+        const r = rdpToDelta(TINY.orders, curve(c.kind, c.rho, TINY.orders), c.epsilonTarget!);
+        expect(rel(r.delta, c.deltaResult!)).toBeLessThan(1e-10);
+        expect(r.order).toBe(c.order);
+      });
+    }
+  }
+  test('through the accountant: a Gaussian with rho = 1/(2 z^2) = 1e-7', () => {
+    const z = Math.sqrt(1 / (2 * 1e-7));
+    const want = TINY.cases.find((c) => c.kind === 'linear' && c.rho === 1e-7 && c.delta === 1e-5)!.epsilon!;
+    expect(rel(new RdpAccountant({ orders: DP_ACCOUNTING_RDP_ORDERS }).compose(gaussianEvent(z)).epsilon(1e-5), want)).toBeLessThan(1e-9);
+  });
+});
+
