@@ -16,6 +16,7 @@ import {
 } from '../../src/dp/distributed-rdp.js';
 import { RdpAccountant } from '../../src/dp/rdp.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const AUTHORS_ROUNDING = (JSON.parse(readFileSync(new URL('../vectors/distributed-dp-authors.json', import.meta.url), 'utf8')) as { rounding: { c: number; d: number; beta: number; bound: number }[] }).rounding;
 const INT_ORDERS = Array.from({ length: 255 }, (_, i) => i + 2);
@@ -158,11 +159,11 @@ describe('formulas', () => {
 
   test('invalid events and orders are rejected', () => {
     const e = distributedEvent({ mechanism: 'skellam', clipNorm: 1, noiseMultiplier: 1, scale: 10, dimension: 4, minClients: 2 });
-    expect(() => distributedRdp(e, [0.5])).toThrow(InvalidArgument);
-    expect(() => distributedRdp({ ...e, clients: 0 }, [2])).toThrow(InvalidArgument);
-    expect(() => distributedRdp({ ...e, mu: -1 } as SkellamEvent, [2])).toThrow(InvalidArgument);
-    expect(() => distributedRdp({ type: 'poisson_sampled', samplingProbability: 2, event: e }, [2])).toThrow(InvalidArgument);
-    expect(() => distributedEvent({ mechanism: 'ddg', clipNorm: 0, noiseMultiplier: 1, scale: 1, dimension: 1, minClients: 1 })).toThrow(InvalidArgument);
+    expectFedveilError(() => distributedRdp(e, [0.5]), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => distributedRdp({ ...e, clients: 0 }, [2]), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => distributedRdp({ ...e, mu: -1 } as SkellamEvent, [2]), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => distributedRdp({ type: 'poisson_sampled', samplingProbability: 2, event: e }, [2]), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => distributedEvent({ mechanism: 'ddg', clipNorm: 0, noiseMultiplier: 1, scale: 1, dimension: 1, minClients: 1 }), InvalidArgument, 'INVALID_ARGUMENT');
   });
 
   test('events are plain frozen JSON data', () => {
