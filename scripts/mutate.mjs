@@ -23,10 +23,14 @@
  *   drop     expression statement or throw statement removed
  *
  * Sampling: every candidate mutant of a file is listed in source order,
- * shuffled with a seeded PRNG (--seed) and the first --per-file are run.
+ * shuffled with a seeded PRNG (--seed) and the first --per-file are run;
+ * --max caps the total, taken round-robin over the files. The defaults
+ * (2 per file, at most 120) keep a run of all four folders to about half an
+ * hour on 2 quiet cores (~15 s per mutant: jest start-up plus the related
+ * tests, which stop at the first failure).
  *
  *   node scripts/mutate.mjs [--folders secagg,crypto,dp,transport]
- *     [--files src/crypto/shamir.ts,...] [--per-file 6] [--max 200]
+ *     [--files src/crypto/shamir.ts,...] [--per-file 2] [--max 120]
  *     [--seed 1] [--workers 2] [--working-tree] [--out test-artifacts/mutation.json]
  *     [--keep] [--list]
  *
@@ -43,7 +47,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 // ---------------------------------------------------------------- options
 function parseArgs(argv) {
-  const o = { folders: ['secagg', 'crypto', 'dp', 'transport'], files: [], perFile: 6, max: 200, seed: 1, workers: 2, workingTree: false, out: 'test-artifacts/mutation.json', keep: false, list: false };
+  const o = { folders: ['secagg', 'crypto', 'dp', 'transport'], files: [], perFile: 2, max: 120, seed: 1, workers: 2, workingTree: false, out: 'test-artifacts/mutation.json', keep: false, list: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {

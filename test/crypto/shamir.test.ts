@@ -159,6 +159,17 @@ describe('Shamir secret sharing over p = 2^256 + 297', () => {
     expectFedveilError(() => shamirCombine([null as unknown as ShamirShare, shares[1]!], 2), InvalidArgument, 'INVALID_ARGUMENT');
   });
 
+  test('interpolation validates its shares like combine', () => {
+    const rng = deterministicRandom(47);
+    const shares = shamirSplit(new Uint8Array(32).fill(7), 2, [1, 2, 3], rng);
+    expectInvalidShare(() => shamirInterpolateAt([shares[0]!, shares[0]!], 5), 'duplicate-x');
+    expectInvalidShare(() => shamirInterpolateAt([shares[0]!, { x: 2, y: shares[1]!.y.subarray(1) }], 5), 'y-length');
+    expectInvalidShare(() => shamirInterpolateAt([shares[0]!, { x: 0, y: shares[1]!.y }], 5), 'x-out-of-range');
+    expectFedveilError(() => shamirInterpolateAt(shares, -1), InvalidArgument, 'INVALID_ARGUMENT');
+    // and the valid case: two shares of a degree-1 polynomial predict the third
+    expect(shamirInterpolateAt(shares.slice(0, 2), 3)).toEqual(shares[2]!.y);
+  });
+
   test('split validates its arguments', () => {
     const s = new Uint8Array(32);
     expectFedveilError(() => shamirSplit(new Uint8Array(31), 2, [1, 2]), InvalidArgument, 'INVALID_ARGUMENT');

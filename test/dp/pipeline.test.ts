@@ -78,6 +78,7 @@ describe('planDistributedDp', () => {
   });
 
   test('invalid requests are InvalidArgument', () => {
+    for (const bits of [1, 33, 16.5]) expectFedveilError(() => planDistributedDp({ ...base, bits }), InvalidArgument, 'INVALID_ARGUMENT');
     expectFedveilError(() => planDistributedDp({ ...base, minClients: 30 }), InvalidArgument, 'INVALID_ARGUMENT');
     expectFedveilError(() => planDistributedDp({ ...base, clipNorm: -1 }), InvalidArgument, 'INVALID_ARGUMENT');
     expectFedveilError(() => planDistributedDp({ ...base, mechanism: 'laplace' as 'ddg' }), InvalidArgument, 'INVALID_ARGUMENT');

@@ -1,4 +1,5 @@
 import { InvalidArgument } from '../../src/errors.js';
+import { SecAggClient } from '../../src/secagg/client.js';
 import { makeConfig, roundTag } from '../../src/secagg/config.js';
 import { neighbourGraph, relabelling } from '../../src/secagg/graph.js';
 import { expectFedveilError } from '../expect-error.js';
@@ -34,6 +35,17 @@ describe('makeConfig', () => {
       { ...base, seed: new Uint8Array(32).fill(6) }, { ...base, graph: 'harary' as const, degree: 4, threshold: 3 },
     ].map((c) => Buffer.from(roundTag(makeConfig(c))).toString('hex'));
     expect(new Set(tags).size).toBe(tags.length);
+  });
+});
+
+describe('SecAggClient input', () => {
+  test('every entry must be below 2^bits (and any 32-bit value is allowed at bits = 32)', () => {
+    const config = makeConfig({ n: 3, threshold: 2, dim: 4, bits: 8, seed });
+    expect(() => new SecAggClient({ id: 1, config, input: Uint32Array.of(0, 255, 1, 2) })).not.toThrow();
+    expectFedveilError(() => new SecAggClient({ id: 1, config, input: Uint32Array.of(0, 1, 256, 2) }), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => new SecAggClient({ id: 1, config, input: Uint32Array.of(2 ** 32 - 1, 0, 0, 0) }), InvalidArgument, 'INVALID_ARGUMENT');
+    const wide = makeConfig({ n: 3, threshold: 2, dim: 1, bits: 32, seed });
+    expect(() => new SecAggClient({ id: 2, config: wide, input: Uint32Array.of(2 ** 32 - 1) })).not.toThrow();
   });
 });
 
