@@ -236,21 +236,30 @@ async function serve(opts: ServeOptions): Promise<void> {
           },
         }
       : {}),
+    ...(ledger
+      ? {
+          // Write-ahead: the round's cost is durable BEFORE its sum is unmasked (survivors = masked inputs
+          // received). A failed append aborts the round with nothing unmasked and stops the server; a round
+          // that aborts after this stays recorded (conservative).
+          beforeUnmask: async (info: { round: number; n: number; threshold: number; survivors: number }) => {
+            const plan = plans.get(info.round);
+            if (!plan) return;
+            const appended = await ledger.appendRound({
+              event: plan.event,
+              params: {
+                mechanism: plan.mechanism, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, samplingRate: 1,
+                expectedClients: plan.expectedClients, minClients: plan.minClients, colluders: plan.colluders, survivors: info.survivors,
+                dimension: plan.dim, paddedDimension: plan.paddedDim, bits: plan.bits, scale: plan.scale,
+              },
+              meta: { coordinatorRound: info.round },
+            });
+            log(`round ${info.round}: ledger line ${appended.round} written before unmasking, epsilon ${appended.epsilon.toFixed(4)} of ${appended.budget}`);
+          },
+        }
+      : {}),
     onRound: async (record: RoundRecord) => {
       const plan = plans.get(record.round);
       plans.delete(record.round);
-      if (plan && ledger) {
-        const appended = await ledger.appendRound({
-          event: plan.event,
-          params: {
-            mechanism: plan.mechanism, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, samplingRate: 1,
-            expectedClients: plan.expectedClients, minClients: plan.minClients, survivors: record.survivors.length,
-            dimension: plan.dim, paddedDimension: plan.paddedDim, bits: plan.bits, scale: plan.scale,
-          },
-          meta: { coordinatorRound: record.round },
-        });
-        log(`round ${record.round}: ledger line ${appended.round}, epsilon ${appended.epsilon.toFixed(4)} of ${appended.budget}`);
-      }
       if (global) {
         const codec = plan ? dpCodec(plan) : trainingCodec(record.dim, record.n, record.bits, opts.range);
         global = applyAverage(global, record.sum, record.survivors.length, codec);
