@@ -53,6 +53,7 @@ interface ServeOptions {
   maxUnauthPerAddress: number;
   framesPerRound: number;
   readyTimeout: number;
+  readyWait: number;
   maxTokenEnrolments: number;
   idleTimeout: number;
   authTimeout: number;
@@ -105,6 +106,7 @@ export function register(program: Command): void {
     .option('--max-unauth-per-address <n>', 'connections not yet authenticated per remote address', parsePositiveInteger, 1024)
     .option('--frames-per-round <n>', 'envelopes a client may send per round (an honest one sends one per SecAgg stage)', parsePositiveInteger, 10)
     .option('--ready-timeout <ms>', 'time a client has to say ready after welcome / each result; silent ones are closed and never put on a roster', parsePositiveInteger, 300000)
+    .option('--ready-wait <ms>', 'after a round, how long the next one waits for the ready of the last round\'s members', parseInteger, 5000)
     .option('--max-token-enrolments <n>', 'identities the enrolment token may register', parsePositiveInteger, 1000)
     .option('--idle-timeout <ms>', 'close connections silent this long', parsePositiveInteger, 60000)
     .option('--auth-timeout <ms>', 'time a new connection has to authenticate', parsePositiveInteger, 10000)
@@ -217,6 +219,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     authTimeoutMs: opts.authTimeout,
     framesPerRound: opts.framesPerRound,
     readyTimeoutMs: opts.readyTimeout,
+    readyWaitMs: opts.readyWait,
     dropout: opts.dropout,
     mode: opts.mode,
     ...(ledger ? { firstRound: ledger.rounds + 1 } : {}),

@@ -2,7 +2,9 @@
  * The common interface of fedveil's privacy accountants and one-call helpers.
  *
  * Three accountants answer the same questions about a composition of
- * {@link DpEvent}s (add-or-remove-one adjacency unless stated):
+ * {@link DpEvent}s. Neighbouring relation: "zero-out" (one client's update
+ * replaced by the zero vector, docs/accounting.md); for central noise its
+ * accounting is dp_accounting's add_or_remove_one, the default mode below.
  * - `rdp`: Renyi DP (Mironov 2017; Mironov, Talwar, Zhang 2019), converted to
  *   (eps, delta) by Canonne-Kamath-Steinke 2020 Prop. 12. A sound upper bound.
  * - `pld`: discretized privacy loss distributions (Koskela et al. 2020;
@@ -22,7 +24,11 @@ import { RdpAccountant, type RdpAccountantOptions } from './rdp.js';
 export type AccountantKind = 'rdp' | 'pld' | 'gdp';
 export const ACCOUNTANT_KINDS: readonly AccountantKind[] = Object.freeze(['rdp', 'pld', 'gdp'] as const);
 
-/** dp_accounting's NeighboringRelation, in snake_case. */
+/**
+ * dp_accounting's NeighboringRelation, in snake_case. 'add_or_remove_one' is
+ * the accounting of the zero-out relation (identical for central noise; for
+ * the distributed integer mechanisms see src/dp/distributed-rdp.ts).
+ */
 export type NeighboringRelation = 'add_or_remove_one' | 'replace_one';
 
 export interface PrivacyAccountant {

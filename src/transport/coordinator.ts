@@ -83,6 +83,8 @@ export interface RoundRecord {
 export type CoordinatorEvent =
   | { type: 'connected'; remote: string }
   | { type: 'authenticated'; identity: string; remote: string }
+  /** The client said `ready`: it may be put on the next roster. */
+  | { type: 'ready'; identity: string }
   | { type: 'rejected'; remote: string; code: string; message: string }
   | { type: 'disconnected'; remote: string; identity?: string; code: number; reason: string }
   | { type: 'round-start'; round: number; n: number; threshold: number }
@@ -120,6 +122,14 @@ export interface CoordinatorOptions {
    * deadline.
    */
   readyTimeoutMs?: number;
+  /**
+   * After a round, how long the next round waits for the `ready` of the
+   * members of the round just ended (default 5000 ms). It opens as soon as
+   * all of them said it (or left), so a cohort stays together instead of
+   * the first `minClients` to answer forming a round of their own; a member
+   * still silent after this wait is left for a later round.
+   */
+  readyWaitMs?: number;
   /**
    * SecAgg server model (default semi-honest). `active`: the clients'
    * transport identities double as the SecAgg signing keys (Bonawitz §4:
@@ -236,6 +246,10 @@ export class Coordinator {
   private readonly authTimeoutMs: number;
   private readonly framesPerRound: number;
   private readonly readyTimeoutMs: number;
+  private readonly readyWaitMs: number;
+  /** Members of the round just ended that have not said `ready` yet: the next round waits for them (up to readyWaitMs). */
+  private regrouping: Set<Session> | undefined;
+  private regroupTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly maxTokenEnrolments: number;
   /** Identities registered with the token so far. */
   private tokenEnrolments = 0;
@@ -266,6 +280,8 @@ export class Coordinator {
     this.authTimeoutMs = opts.authTimeoutMs ?? 10000;
     this.framesPerRound = opts.framesPerRound ?? 10;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 300000;
+    this.readyWaitMs = opts.readyWaitMs ?? 5000;
+    aint('Coordinator: readyWaitMs', this.readyWaitMs, 0);
     this.maxTokenEnrolments = opts.enrolment.maxTokenEnrolments ?? 1000;
     aint('Coordinator: framesPerRound', this.framesPerRound, 1);
     aint('Coordinator: readyTimeoutMs', this.readyTimeoutMs, 0);
@@ -289,6 +305,7 @@ export class Coordinator {
   /** Stop: close every connection (clients see the coordinator going away). */
   async stop(reason = 'coordinator stopped'): Promise<void> {
     if (this.active) this.clearTimer(this.active);
+    this.endRegroup();
     this.state = 'stopped';
     await this.opts.transport.close(CloseCode.GOING_AWAY, reason);
     this.finishedResolve();
@@ -365,6 +382,8 @@ export class Coordinator {
       session.standing = true;
       session.budget = this.framesPerRound;
       session.envelopes = 0;
+      this.regrouping?.delete(session);
+      this.emit({ type: 'ready', identity: session.identity! });
       this.maybeOpenRound();
       return;
     }
@@ -454,6 +473,7 @@ export class Coordinator {
     session.state = 'closed';
     clearTimeout(session.authTimer);
     clearTimeout(session.readyTimer);
+    if (this.regrouping?.delete(session)) setTimeout(() => this.maybeOpenRound(), 0);
     this.sessions.delete(session);
     if (session.identity !== undefined && this.byIdentity.get(session.identity) === session) this.byIdentity.delete(session.identity);
     this.emit({ type: 'disconnected', remote: session.channel.remote, ...(session.identity !== undefined ? { identity: session.identity } : {}), code, reason });
@@ -471,8 +491,10 @@ export class Coordinator {
   private maybeOpenRound(): void {
     if (this.active || this.opening || this.state === 'stopped' || this.state === 'finished') return;
     if (this.opts.rounds !== undefined && this.completed >= this.opts.rounds) return;
+    if (this.regrouping && this.regrouping.size > 0) return;
     const ready = this.waiting();
     if (ready.length < this.minClients) return;
+    this.endRegroup();
     this.opening = true;
     try {
       this.openRound(ready.slice(0, this.maxClients));
@@ -721,8 +743,24 @@ export class Coordinator {
       this.finish();
       return;
     }
+    // The next round waits, briefly, for this round's members to say ready.
+    this.endRegroup();
+    if (this.readyWaitMs > 0) {
+      this.regrouping = new Set(round.roster.filter((s) => s.state !== 'closed'));
+      this.regroupTimer = setTimeout(() => {
+        this.regrouping = undefined;
+        this.maybeOpenRound();
+      }, this.readyWaitMs);
+      this.regroupTimer.unref?.();
+    }
     // Let the clients process the result before the next round opens.
     setTimeout(() => this.maybeOpenRound(), 0);
+  }
+
+  private endRegroup(): void {
+    clearTimeout(this.regroupTimer);
+    this.regroupTimer = undefined;
+    this.regrouping = undefined;
   }
 
   private finish(reason = 'all rounds completed'): void {

@@ -81,7 +81,7 @@ describe('published accounting values', () => {
     expect(rdpEps(120)).toBeLessThanOrEqual(2);
     expect(Math.abs(rdpEps(120) - 1.98611)).toBeLessThan(5e-6);
     const pld = computeEpsilon(event(120), 1e-5, 'pld').epsilon;
-    expect(relErr(pld, 1.70747)).toBeLessThan(3e-5); // default grid 5e-4
+    expect(relErr(pld, 1.70747)).toBeLessThan(3e-5); // grid chosen from the problem (here 1e-4)
     const pldFine = computeEpsilon(event(120), 1e-5, 'pld', { pld: { valueDiscretizationInterval: 1e-4 } }).epsilon;
     expect(Math.abs(pldFine - 1.70747)).toBeLessThan(5e-6); // dp_accounting's grid: same 6 digits
   });

@@ -77,8 +77,8 @@ function enrolled(...ids: Identity[]): Enrolment {
   return { enrolled: new Set(ids.map((k) => hex(k.publicKey))) };
 }
 
-/** A channel that records every frame its participant sends (what a network observer captures). */
-function recording(channel: Channel, sent: Uint8Array[]): Channel {
+/** A channel whose outgoing frames pass through `pass` first (false: the frame is dropped). */
+function filtered(channel: Channel, pass: (frame: Uint8Array) => boolean): Channel {
   return {
     get remote() {
       return channel.remote;
@@ -87,13 +87,17 @@ function recording(channel: Channel, sent: Uint8Array[]): Channel {
       return channel.closed;
     },
     send: (frame) => {
-      sent.push(frame.slice());
-      channel.send(frame);
+      if (pass(frame)) channel.send(frame);
     },
     close: (code, reason) => channel.close(code, reason),
     onMessage: (l) => channel.onMessage(l),
     onClose: (l) => channel.onClose(l),
   };
+}
+
+/** A channel that records every frame its participant sends (what a network observer captures). */
+function recording(channel: Channel, sent: Uint8Array[]): Channel {
+  return filtered(channel, (frame) => (sent.push(frame.slice()), true));
 }
 
 let open: Harness[] = [];
@@ -370,6 +374,36 @@ describe('protocol-aware budget and readiness', () => {
       expect(c.messages.some((m) => m.t === 'round')).toBe(false);
       expect(c.ws.readyState).toBe(c.ws.OPEN);
     }
+  });
+
+  test('the next round waits for the ready of every member of the last one: a cohort is never split by whoever answers first', async () => {
+    const ids = Array.from({ length: 4 }, (_, i) => key(40 + i));
+    // minClients 2 of 4: without the wait, the first two readies after a round would open the next one alone.
+    const h = await start(enrolled(...ids), { minClients: 2, rounds: 3, readyWaitMs: 600000 });
+    await Promise.all(ids.map(async (identity) => runParticipant({ policy: devPolicy, channel: await nodeConnector(h.url)(), identity, protocol: protocolUnderTest, input: ({ dim }) => new Uint32Array(dim) })));
+    expect(h.records).toHaveLength(3);
+    for (let k = 1; k < 3; k++) expect(h.records[k]!.roster).toEqual(expect.arrayContaining(h.records[k - 1]!.roster));
+  });
+
+  test('a member that does not say ready after its round is left out once readyWaitMs has passed; the others go on without it', async () => {
+    const [r, a1, a2, b] = [50, 51, 52, 53].map(key) as [Identity, Identity, Identity, Identity];
+    const h = await start(enrolled(r, a1, a2, b), { minClients: 3, rounds: 2, readyWaitMs: 200, readyTimeoutMs: 600000 });
+    const run = (identity: Identity, channel: Channel) => runParticipant({ policy: devPolicy, channel, identity, protocol: protocolUnderTest, input: ({ dim }) => new Uint32Array(dim).fill(1) });
+    // r takes part in round 1 like any client, but its `ready` after the result never leaves.
+    let readies = 0;
+    const muted = filtered(await nodeConnector(h.url)(), (frame) => decodeClientMessage(frame).t !== 'ready' || readies++ === 0);
+    const rRun = run(r, muted);
+    await h.event((e) => e.type === 'ready' && e.identity === hex(r.publicKey));
+    const firstTwo = [a1, a2].map(async (k) => run(k, await nodeConnector(h.url)()));
+    await h.event((e) => e.type === 'round-start' && e.round === 1);
+    const late = run(b, await nodeConnector(h.url)());
+    const [rs, s1, s2, sb] = await Promise.all([rRun, ...firstTwo, late]);
+    const hexes = (ks: Identity[]) => ks.map((k) => hex(k.publicKey)).sort();
+    expect([...h.records[0]!.roster].sort()).toEqual(hexes([r, a1, a2]));
+    expect([...h.records[1]!.roster].sort()).toEqual(hexes([a1, a2, b]));
+    // r stayed connected throughout (it hears bye), it just was not ready.
+    expect(rs).toMatchObject({ roundsJoined: 1, roundsCompleted: 1, reason: 'all rounds completed' });
+    expect([s1!.roundsCompleted, s2!.roundsCompleted, sb!.roundsCompleted]).toEqual([2, 2, 1]);
   });
 
   // Short deadlines, but each test only needs its one deadline to pass (the
