@@ -190,6 +190,58 @@ function logPowerRemainder(q: number, b: number): number {
 }
 
 /**
+ * Upper bound on E_P[u^{-s} (u - 1)^2], u = R/P, s >= 0, from RDP bounds that
+ * hold in both directions (eps(k) >= D_k(R||P), D_k(P||R); Renyi divergences
+ * are non-decreasing in the order, so a real order is bounded at its ceiling):
+ * it equals M(2 - s) - 2 M(1 - s) + M(-s) with M(l) = E_P[u^l], and
+ *   l > 1:  1 <= M(l) = e^{(l-1) D_l(R||P)}
+ *   0<=l<=1: e^{-(1-l) D_l(R||P)} <= M(l) <= 1   (D_l <= D_2)
+ *   l < 0:  1 <= M(l) = e^{-l D_{1-l}(P||R)}     (M(l) = E_R[(P/R)^{1-l}])
+ * so an upper bound of the first and last terms minus a lower bound of the middle one.
+ */
+function momentBound(eps: (l: number) => number, s: number): number {
+  const at = (l: number) => eps(Math.max(2, Math.ceil(l - 1e-12)));
+  const e2 = eps(2);
+  const l2 = 2 - s;
+  const upA = l2 > 1 ? Math.expm1((l2 - 1) * e2) : l2 >= 0 ? 0 : Math.expm1(-l2 * at(1 - l2));
+  const l1 = 1 - s;
+  const lowB = l1 >= 0 ? Math.expm1(-s * e2) : 0;
+  const upC = s === 0 ? 0 : Math.expm1(s * at(1 + s));
+  const g = upA - 2 * lowB + upC; // (A - 1) - 2 (B - 1) + (C - 1), without cancellation against 1
+  return g + 1e-15 * (Math.abs(upA) + 2 * Math.abs(lowB) + Math.abs(upC) + 4);
+}
+
+/**
+ * log of an upper bound on F(q) = E_P[(P/m)^(alpha-1)] (the reverse direction,
+ * see subsampledLogMoment), by F(q) = 1 + int_0^q (q - t) F''(t) dt with
+ *   F''(t) = alpha (alpha-1) E_P[(1 + t w)^(-alpha-1) w^2],  w = u - 1,
+ * and two bounds of the integrand: (1 + t w) >= (1 - t) gives
+ * (1-t)^(-alpha-1) chi2(R||P); weighted AM-GM, (1 - t) * 1 + t u >= u^t, gives
+ * E_P[u^{-t(alpha+1)} w^2] <= momentBound(t (alpha + 1)). E_P[u^{-s} w^2] is
+ * convex in s, so on each of 64 sub-intervals its supremum is at an end; the
+ * first bound increases in t. The sum over sub-intervals of sup * int (q - t) dt
+ * is therefore an upper bound on the integral.
+ */
+function reverseIntegral(eps: (l: number) => number, q: number, alpha: number, logChi2: number): number {
+  const N = 64;
+  const h = q / N;
+  let logSum = -Infinity;
+  let gPrev = momentBound(eps, 0);
+  for (let i = 0; i < N; i++) {
+    const t0 = i * h;
+    const t1 = i === N - 1 ? q : t0 + h;
+    const gNext = momentBound(eps, t1 * (alpha + 1));
+    const logB1 = logChi2 - (alpha + 1) * Math.log1p(-t1);
+    const g = Math.max(gPrev, gNext);
+    const logB = Math.min(logB1, g > 0 ? Math.log(g) : -Infinity);
+    const logW = Math.log(t1 - t0) + Math.log(q - 0.5 * (t0 + t1));
+    logSum = logAddExp(logSum, logB + logW);
+    gPrev = gNext;
+  }
+  return logAddExp(0, Math.log(alpha) + Math.log(alpha - 1) + logSum);
+}
+
+/**
  * (alpha - 1) * RDP of the Poisson-subsampled mechanism at integer alpha >= 2,
  * for the add-or-remove form described in the module header (hypothesis H).
  * With P = M(S), R = M(S + x) and m = (1 - q) P + q R, both directions are bounded
@@ -206,7 +258,9 @@ function logPowerRemainder(q: number, b: number): number {
  *       <= alpha(alpha-1) (1-t)^(-alpha-1) chi2(R||P) since m_t >= (1-t) P, so
  *       F(q) <= 1 + chi2(R||P) ((1-q)^(1-alpha) - 1 - (alpha-1) q), chi2 = e^{D_2(R||P)} - 1
  *       (proof in docs/accounting.md, "Subsampled integer mechanisms");
- *   (b) joint convexity: F(q) <= 1 - q + q e^{(alpha-1) D_alpha(P||R)}.
+ *   (b) joint convexity: F(q) <= 1 - q + q e^{(alpha-1) D_alpha(P||R)};
+ *   (c) the same Taylor formula with the integrand also bounded through
+ *       weighted AM-GM (reverseIntegral), tighter at large alpha q.
  * - Both directions at once: Zhu & Wang 2019, Theorem 5 (general upper bound, the
  *   factor-3 sum), and the unsampled RDP; the minimum of all valid bounds is returned.
  */
@@ -230,7 +284,7 @@ function subsampledLogMoment(eps: (l: number) => number, q: number, alpha: numbe
   const logChi2 = Math.log(Math.expm1(e2)); // expm1 is accurate for tiny e2 (never rounded below)
   const taylor = logAddExp(0, logChi2 + logPowerRemainder(q, alpha - 1));
   const convex = logAddExp(l1q, lq + unsampled);
-  const reverse = Math.min(taylor, convex);
+  const reverse = Math.min(taylor, convex, reverseIntegral(eps, q, alpha, logChi2));
   return Math.min(unsampled, general, Math.max(forward, reverse));
 }
 
