@@ -1,5 +1,5 @@
 /**
- * Published values the accountants must reproduce (issue 4), from the test
+ * Published values the accountants must reproduce, from the test
  * suites and docs of Google's dp_accounting, TF Privacy, Opacus and the TFF
  * DP tutorial. Each test names its source value.
  */
