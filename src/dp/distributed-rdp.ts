@@ -205,7 +205,7 @@ function logPowerRemainder(q: number, b: number): number {
  * so an upper bound of the first and last terms minus a lower bound of the middle one.
  */
 function momentBound(eps: (l: number) => number, s: number): number {
-  const at = (l: number) => eps(max(2, ceil(l - 1e-12)));
+  const at = (l: number) => eps(max(2, ceil(l))); // never below l: D is non-decreasing in the order
   const e2 = eps(2);
   const l2 = 2 - s;
   const upA = l2 > 1 ? expm1((l2 - 1) * e2) : l2 >= 0 ? 0 : expm1(-l2 * at(1 - l2));
