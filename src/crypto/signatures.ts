@@ -62,6 +62,46 @@ function canonicalPoint(enc: Uint8Array, offset: number): boolean {
   return !((y === 1n || y === P - 1n) && v >> 255n === 1n);
 }
 
+/**
+ * canonicalPoint without BigInt on the common path: with the sign bit
+ * masked, a top byte below 0x7f means y < 2^255 - 2^248 < p, and then only
+ * the encodings of y = 1 with the sign bit set remain non-canonical (y = p - 1
+ * has a top byte of 0x7f and takes the exact path).
+ */
+function canonicalPointFast(enc: Uint8Array, offset: number): boolean {
+  if ((enc[offset + 31]! & 0x7f) === 0x7f) return canonicalPoint(enc, offset);
+  if ((enc[offset + 31]! & 0x80) === 0 || enc[offset] !== 1) return true;
+  for (let i = 1; i < 31; i++) if (enc[offset + i] !== 0) return true;
+  return (enc[offset + 31]! & 0x7f) !== 0;
+}
+
+/** s < L for the signature's scalar (bytes 32..63, little-endian); L = 2^252 + 2774...: top byte 0x10. */
+function scalarBelowL(sig: Uint8Array): boolean {
+  const top = sig[63]!;
+  if (top < 0x10) return true;
+  if (top > 0x10) return false;
+  return leToBigint(sig, 32, 64) < L;
+}
+
+// SubjectPublicKeyInfo wrapper of a raw Ed25519 public key (RFC 8410).
+const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+// Imported OpenSSL public keys by hex (bounded; a client verifies its k neighbours' keys every stage).
+const publicKeyCache = new Map<string, KeyObject>();
+const PUBLIC_KEY_CACHE_SIZE = 4096;
+
+function nodePublicKey(nc: NonNullable<ReturnType<typeof nodeCrypto>>, publicKey: Uint8Array): KeyObject {
+  const id = toBuffer(publicKey).toString('hex');
+  const hit = publicKeyCache.get(id);
+  if (hit !== undefined) return hit;
+  const der = new Uint8Array(SPKI_PREFIX.length + 32);
+  der.set(SPKI_PREFIX, 0);
+  der.set(publicKey, SPKI_PREFIX.length);
+  const key = nc.createPublicKey({ key: toBuffer(der), format: 'der', type: 'spki' });
+  if (publicKeyCache.size >= PUBLIC_KEY_CACHE_SIZE) publicKeyCache.delete(publicKeyCache.keys().next().value!);
+  publicKeyCache.set(id, key);
+  return key;
+}
+
 function toBuffer(b: Uint8Array): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -121,9 +161,8 @@ export function ed25519Verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8
     const nc = backend === 'node' ? nodeCrypto() : undefined;
     if (nc === undefined) return ed25519.verify(sig, msg, publicKey, { zip215: false });
     // Strict RFC 8032 checks OpenSSL leaves out (canonical A and R, s < L).
-    if (!canonicalPoint(publicKey, 0) || !canonicalPoint(sig, 0) || leToBigint(sig, 32, 64) >= L) return false;
-    const key = nc.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: toBuffer(publicKey).toString('base64url') }, format: 'jwk' });
-    return nc.verify(null, toBuffer(msg), key, toBuffer(sig));
+    if (!canonicalPointFast(publicKey, 0) || !canonicalPointFast(sig, 0) || !scalarBelowL(sig)) return false;
+    return nc.verify(null, toBuffer(msg), nodePublicKey(nc, publicKey), toBuffer(sig));
   } catch {
     // Points that do not decode make noble / OpenSSL throw; for a verifier
     // that is simply an invalid signature.
