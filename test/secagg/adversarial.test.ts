@@ -76,6 +76,25 @@ describe('I2: unmasking needs at least t survivors (and valid consistency signat
     await expect(h.clients[0]!.handle(forged)).rejects.toBeInstanceOf(ThresholdNotMet);
   });
 
+  test('I6: with minSurvivors above t the server aborts below it, and a client refuses a survivor set below it even when the server claims it', async () => {
+    const h = harness({ n: 6, threshold: 3, minSurvivors: 5, dim: 8, bits: 16, seed: 12 });
+    const keys = await advertise(h);
+    const relay = await exchange(h, keys);
+    // Two clients drop before masking: 4 masked inputs < minSurvivors = 5 (but >= t = 3).
+    let next = await exchange(h, relay, [5, 6]);
+    if (next.length === 0) next = await h.server.deadline();
+    expect(h.server.stage).toBe('Aborted');
+    expect(() => h.server.result()).toThrow(ThresholdNotMet);
+    expect(next.every((o) => (raw.unpack(o.frame) as { type: string }).type === 'Abort')).toBe(true);
+    // A lying server asks client 1 to unmask those four anyway.
+    const h2 = harness({ n: 6, threshold: 3, minSurvivors: 5, dim: 8, bits: 16, seed: 13 });
+    const req = await upToUnmask(h2);
+    const forged = rewrite(frameFor(req, 1), (m) => { m.survivors = encodeSurvivors([1, 2, 3, 4], 6); });
+    const err = await h2.clients[0]!.handle(forged).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ThresholdNotMet);
+    expect((err as ThresholdNotMet).threshold).toBe(5);
+  });
+
   test('active mode: different survivor sets shown to different clients are detected', async () => {
     const h = harness({ n: 6, threshold: 4, dim: 8, bits: 16, mode: 'active', seed: 4 });
     const keys = await advertise(h);
