@@ -14,8 +14,16 @@
  * arriving), and correctness: every round must have all clients as
  * survivors and the exact sum; any error or lost client fails the run.
  *
+ * Settings (`--setting`, default `both`, run one after the other in the same
+ * process so their ratio is measured in one run):
+ * - `semi-honest`: token enrolment, semi-honest mode, development policy;
+ * - `certified`: every client holds a certificate from an authority made for
+ *   the run, `serve --mode active --authority`, clients on a strict policy
+ *   pinning that authority (certified roster, consistency check, colluder
+ *   margin g = 1).
+ *
  * Usage: npx tsx bench/network.ts [--clients 200] [--dim 10000] [--bits 20]
- *        [--rounds 3] [--json]
+ *        [--rounds 3] [--setting semi-honest|certified|both] [--json]
  * Linux only for the /proc measurements (reported as null elsewhere).
  */
 import { spawn } from 'node:child_process';
@@ -29,6 +37,10 @@ import { nodeConnector } from '../src/transport/node-client.js';
 import { runParticipant } from '../src/transport/participant.js';
 import { secAggProtocol } from '../src/transport/secagg-protocol.js';
 import { hex } from '../src/transport/session.js';
+import { insecureDevelopmentPolicy, makeClientPolicy, type ClientPolicy } from '../src/fl/policy.js';
+import { encodeCertificate, issueCertificate } from '../src/crypto/certificate.js';
+
+type Setting = 'semi-honest' | 'certified';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,6 +51,10 @@ const DIM = arg('dim', 10000);
 const BITS = arg('bits', 20);
 const ROUNDS = arg('rounds', 3);
 const JSON_OUT = process.argv.includes('--json');
+const SETTING_ARG = (() => {
+  const i = process.argv.indexOf('--setting');
+  return i > 0 ? process.argv[i + 1]! : 'both';
+})();
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function quantile(sorted: number[], q: number): number {
@@ -71,10 +87,16 @@ interface ResultLine {
   responseMs: Record<string, number[]>;
 }
 
-async function main(): Promise<void> {
+async function runSetting(setting: Setting): Promise<Record<string, unknown> & { errors: string[]; roundMsMedian: number }> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedveil-bench-net-'));
   const results = path.join(tmp, 'results.jsonl');
-  const serve = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--enrol-token', 'bench', '--min-clients', String(CLIENTS), '--rounds', String(ROUNDS), '--dim', String(DIM), '--bits', String(BITS), '--stage-timeout', '300000', '--rate', '1000', '--results', results], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const authority = ed25519KeyPair();
+  const certified = setting === 'certified';
+  const modeArgs = certified ? ['--mode', 'active', '--colluders', '1', '--authority', hex(authority.publicKey)] : ['--mode', 'semi-honest', '--colluders', '0', '--enrol-token', 'bench'];
+  const policy: ClientPolicy = certified
+    ? makeClientPolicy({ authorities: [hex(authority.publicKey)], minRoster: Math.min(10, CLIENTS), minThreshold: 2, colluders: 1, minHonest: 1, dp: { required: false } })
+    : insecureDevelopmentPolicy();
+  const serve = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', ...modeArgs, '--min-clients', String(CLIENTS), '--rounds', String(ROUNDS), '--dim', String(DIM), '--bits', String(BITS), '--stage-timeout', '300000', '--results', results], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let serveErr = '';
   serve.stderr.on('data', (d: Buffer) => (serveErr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
@@ -96,11 +118,12 @@ async function main(): Promise<void> {
     Array.from({ length: CLIENTS }, async () => {
       const identity = ed25519KeyPair();
       const id = hex(identity.publicKey);
-      return runParticipant({
+      const certificate = certified ? encodeCertificate(issueCertificate(authority.secretKey, { subject: identity.publicKey, serial: inputs.size, notBefore: 0, notAfter: 2 ** 40 })) : undefined;
+      return runParticipant({ policy,
         channel: await nodeConnector(url)(),
         identity,
         protocol: secAggProtocol,
-        enrolToken: 'bench',
+        ...(certificate ? { certificate } : { enrolToken: 'bench' }),
         input: ({ dim }) => {
           const v = new Uint32Array(dim);
           fillRandomUint32(v);
@@ -151,7 +174,8 @@ async function main(): Promise<void> {
   const report = {
     bench: 'network',
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))) },
-    params: { clients: CLIENTS, dim: DIM, bits: BITS, rounds: ROUNDS, graph: secAggProtocol.chooseParams(CLIENTS, 0.1) },
+    setting,
+    params: { clients: CLIENTS, dim: DIM, bits: BITS, rounds: ROUNDS, graph: secAggProtocol.chooseParams(CLIENTS, 0.1, certified ? 1 : 0, certified ? 'active' : 'semi-honest') },
     roundMsMedian: roundMs,
     roundsPerMinute: 60000 / roundMs,
     wallMsIncludingConnect: Math.round(wallMs),
@@ -166,11 +190,9 @@ async function main(): Promise<void> {
     stageResponseLatencyMs: latency,
     errors,
   };
-  if (JSON_OUT) {
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  } else {
+  if (!JSON_OUT) {
     const m = report.machine;
-    console.log(`fedveil network bench: ${CLIENTS} clients, d=${DIM}, b=${BITS}, ${ROUNDS} rounds (SecAgg+ ${report.params.graph.graph} k=${report.params.graph.degree} t=${report.params.graph.threshold})`);
+    console.log(`fedveil network bench [${setting}]: ${CLIENTS} clients, d=${DIM}, b=${BITS}, ${ROUNDS} rounds (${report.params.graph.graph} k=${report.params.graph.degree} t=${report.params.graph.threshold})`);
     console.log(`machine: ${m.cpus} x ${m.model}, node ${m.node}, load ${m.loadavg.join(' ')}`);
     console.log(`round (median): ${roundMs.toFixed(0)} ms -> ${report.roundsPerMinute.toFixed(1)} rounds/min`);
     console.log(`clients (all in this process): ${clientsCpuSec.toFixed(2)} CPU s = ${report.clients.cpuMsPerClientRound} CPU ms per client per round`);
@@ -178,7 +200,18 @@ async function main(): Promise<void> {
     for (const st of stages) console.log(`  ${st.padEnd(22)} stage ${String(stageDuration[st]?.toFixed(0)).padStart(6)} ms   client response p50 ${String(latency[st]!.p50).padStart(6)} ms  p99 ${String(latency[st]!.p99).padStart(6)} ms  (${latency[st]!.samples} samples)`);
     console.log(errors.length === 0 ? 'no error, no lost client, every sum exact' : `ERRORS:\n  ${errors.join('\n  ')}`);
   }
-  process.exitCode = errors.length === 0 ? 0 : 1;
+  return report;
+}
+
+async function main(): Promise<void> {
+  const settings: Setting[] = SETTING_ARG === 'both' ? ['semi-honest', 'certified'] : [SETTING_ARG as Setting];
+  if (!settings.every((x) => x === 'semi-honest' || x === 'certified')) throw new Error('--setting must be semi-honest, certified or both');
+  const reports = [];
+  for (const st of settings) reports.push(await runSetting(st));
+  const ratio = reports.length === 2 ? Number((reports[1]!.roundMsMedian / reports[0]!.roundMsMedian).toFixed(3)) : null;
+  if (JSON_OUT) process.stdout.write(JSON.stringify({ bench: 'network', runs: reports, certifiedOverSemiHonestRoundRatio: ratio }, null, 2) + '\n');
+  else if (ratio !== null) console.log(`certified active round / semi-honest round (medians, same run): ${ratio}`);
+  process.exitCode = reports.every((r) => r.errors.length === 0) ? 0 : 1;
 }
 
 main().catch((err: unknown) => {
