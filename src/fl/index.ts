@@ -23,3 +23,5 @@ export { Coordinator, type CoordinatorOptions, type RoundReport, type RoundPriva
 export { nonPrivate } from './privacy.js';
 export { secureAggregator, dpCodec, planPrivateRun, privateProvider, simulationLayers, createPrivateCoordinator, type PrivateCoordinatorOptions, type PrivatePlan, type PrivatePlanInput } from './layers.js';
 export { setupSimulation, runSimulation, DEFAULT_SIMULATION, type SimulationParams, type SimulationResult, type SimulationSetup, type SimulationLayers } from './simulation.js';
+export { makeClientPolicy, insecureDevelopmentPolicy, parseCertificate, DEFAULT_CLIENT_POLICY, type ClientPolicy, type ClientPolicyInput, type ClientPolicyDp } from './policy.js';
+export { checkRound, type AnnouncedRound, type CheckedRound } from './round-check.js';
