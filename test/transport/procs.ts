@@ -61,12 +61,26 @@ export function runDir(name: string): string {
  * for the browser bundle in the sibling `browser/`).
  */
 export async function buildCli(name: string): Promise<string> {
-  const outfile = path.join(runDir(`cli-${name}`), 'cli', 'fedveil.mjs');
-  // Under `npm run coverage` (NODE_V8_COVERAGE set) the bundle carries an
-  // inline source map, so the spawned processes' coverage maps back to src/.
-  const sourcemap = process.env.NODE_V8_COVERAGE ? 'inline' : false;
-  await build({ entryPoints: [path.join(ROOT, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'error', sourcemap });
+  const dir = runDir(`cli-${name}`);
+  if (process.env.NODE_V8_COVERAGE) {
+    // Under `npm run coverage`: one ES module per source file, each with its
+    // own inline source map, so the spawned processes' V8 coverage maps back
+    // to src/ (a single bundle's many-source map does not map back).
+    const entryPoints = sourcesUnder(path.join(ROOT, 'src')).filter((f) => !f.includes(`${path.sep}browser${path.sep}`));
+    await build({ entryPoints, outbase: path.join(ROOT, 'src'), outdir: dir, bundle: false, platform: 'node', format: 'esm', target: 'node20', sourcemap: 'inline', logLevel: 'error' });
+    return path.join(dir, 'cli', 'main.js');
+  }
+  const outfile = path.join(dir, 'cli', 'fedveil.mjs');
+  await build({ entryPoints: [path.join(ROOT, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'error' });
   return outfile;
+}
+
+/** The .ts files under `dir`, recursively. */
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? sourcesUnder(p) : e.name.endsWith('.ts') ? [p] : [];
+  });
 }
 
 /** Every spawned process that has not exited yet. */
