@@ -41,17 +41,17 @@ const OUT = join(ROOT, 'coverage');
  * rises; a folder below its minimum fails `npm run coverage`.
  */
 const THRESHOLDS = {
-  'src': 90,
+  'src': 99,
   'src/browser': 0,
-  'src/cli': 75,
-  'src/crypto': 95,
-  'src/dp': 90,
-  'src/dp/samplers': 90,
-  'src/encode': 95,
-  'src/fl': 85,
-  'src/secagg': 93,
-  'src/transport': 88,
-  'src/util': 85,
+  'src/cli': 79,
+  'src/crypto': 98,
+  'src/dp': 97,
+  'src/dp/samplers': 99,
+  'src/encode': 99,
+  'src/fl': 95,
+  'src/secagg': 97,
+  'src/transport': 91,
+  'src/util': 99,
 };
 
 const argv = process.argv.slice(2);
