@@ -208,5 +208,5 @@ async function join(opts: JoinOptions): Promise<void> {
     },
   });
   log(`done: ${summary.roundsCompleted} rounds completed (coordinator: ${summary.reason})`);
-  if (opts.json) printJson({ ...summary, privacySpent: ledger.privacySpent() });
+  if (opts.json) printJson(summary);
 }

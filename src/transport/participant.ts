@@ -93,6 +93,8 @@ export interface ParticipantSummary {
   readonly roundsCompleted: number;
   /** Why the coordinator said bye. */
   readonly reason: string;
+  /** With a ledger: this client's epsilon against the coordinator (no sampling amplification) over every participation it recorded. */
+  readonly privacySpent?: ReturnType<ClientPrivacyLedger['privacySpent']>;
 }
 
 /** Run until `bye`; see the module header for how it ends. */
@@ -120,7 +122,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
       if (done) return;
       done = true;
       if (err) reject(err);
-      else resolve({ identity: identityHex, roundsJoined, roundsCompleted, reason: byeReason });
+      else resolve({ identity: identityHex, roundsJoined, roundsCompleted, reason: byeReason, ...(opts.ledger ? { privacySpent: opts.ledger.privacySpent() } : {}) });
       channel.close(1000, err ? 'client error' : 'bye');
     };
 
