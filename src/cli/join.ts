@@ -1,7 +1,13 @@
 /**
  * `fedveil join --server URL`: a Node client that authenticates with its
  * Ed25519 identity and takes part in secure-aggregation rounds until the
- * coordinator says `bye` (DESIGN.md section 7; docs/network.md).
+ * coordinator says `bye` (docs/network.md), enforcing its pinned privacy
+ * policy on every round (docs/trust.md): `--policy FILE` and/or
+ * `--authority HEX` (the default policy requires certified rosters, so
+ * without an authority it refuses to start), `--cert` for its own
+ * certificate, and its own privacy ledger (`--client-ledger`, default
+ * `<identity>.privacy.jsonl`). A policy violation ends it with one line and
+ * exit 1 (`--keep-waiting`: skip the round instead).
  *
  * Input per round, as the coordinator's round task asks:
  * - `train` (serve --model): train the round's tfjs model from the global
