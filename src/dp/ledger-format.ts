@@ -111,6 +111,13 @@ export interface LedgerRound {
   readonly epsilon: number | 'Infinity';
   /** Free-form signed annotations (e.g. test accuracy). */
   readonly meta?: { readonly [key: string]: JsonValue };
+  /**
+   * Commitment to the round's participants (optional; older lines have none):
+   * the sorted, distinct hex SHA-256 hashes of their identities under the
+   * ledger's salt (participants.ts). One per client whose masked input was
+   * received, so its length equals `params.survivors`.
+   */
+  readonly participants?: readonly string[];
   /** Hex SHA-256 of the previous line's bytes. */
   readonly prevHash: string;
   readonly sig: string;
