@@ -4,13 +4,56 @@
  * Every failure a caller can act on is a subclass of {@link FedveilError}
  * with a stable `code` string. Tests assert class and code, never message
  * text. Layers add their own subclasses next to their code (e.g.
- * `src/secagg/errors.ts`), always extending a class from this file.
+ * `InvalidShare` in `src/crypto/shamir.ts`), always extending a class from
+ * this file, with a code from {@link FedveilErrorCode}.
  */
+
+/**
+ * Every `code` a {@link FedveilError} can carry. A `switch (err.code)` over
+ * this union is checked by the compiler; a new code is a deliberate change
+ * to this list.
+ */
+export type FedveilErrorCode =
+  // errors.ts base classes
+  | 'INVALID_ARGUMENT'
+  | 'CRYPTO_ERROR'
+  | 'INVALID_PUBLIC_KEY'
+  | 'INVALID_MESSAGE'
+  | 'PROTOCOL_ABORTED'
+  | 'THRESHOLD_NOT_MET'
+  | 'BUDGET_EXCEEDED'
+  | 'LEDGER_INTEGRITY'
+  | 'INFEASIBLE_PARAMETERS'
+  | 'POLICY_VIOLATION'
+  // crypto: AEAD authentication failure (CryptoError), Shamir share (InvalidShare)
+  | 'AEAD_AUTH_FAILED'
+  | 'INVALID_SHARE'
+  // dp: UnsupportedEvent, LedgerWriteError
+  | 'UNSUPPORTED_EVENT'
+  | 'LEDGER_WRITE_FAILED'
+  // fl: IdxFormatError (MNIST files)
+  | 'IDX_FORMAT'
+  // secagg (ProtocolAborted)
+  | 'BAD_STATE'
+  | 'SERVER_ABORTED'
+  | 'INCONSISTENT_SURVIVORS'
+  | 'NOT_FINISHED'
+  | 'SHARE_MISMATCH'
+  | 'STUCK'
+  // transport (ProtocolAborted)
+  | 'CONNECTION_FAILED'
+  | 'CONNECTION_LOST'
+  | 'TOO_FEW_SURVIVORS'
+  | 'COST_NOT_RECORDED'
+  // a package a command needs is not installed (optional dependency)
+  | 'MISSING_DEPENDENCY'
+  /** Rejected: the coordinator's own error code, prefixed (e.g. `REJECTED_NOT_CERTIFIED`). */
+  | `REJECTED_${string}`;
 
 export class FedveilError extends Error {
   /** Stable, machine-readable code, e.g. `INVALID_ARGUMENT`. */
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: FedveilErrorCode;
+  constructor(code: FedveilErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -26,7 +69,7 @@ export class InvalidArgument extends FedveilError {
 
 /** A cryptographic operation failed (bad key, failed authentication, ...). */
 export class CryptoError extends FedveilError {
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+  constructor(message: string, options?: { cause?: unknown; code?: FedveilErrorCode }) {
     super(options?.code ?? 'CRYPTO_ERROR', message, options);
   }
 }
@@ -49,7 +92,7 @@ export class InvalidMessage extends FedveilError {
 
 /** A protocol run stopped without a result (never a silently wrong sum). */
 export class ProtocolAborted extends FedveilError {
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+  constructor(message: string, options?: { cause?: unknown; code?: FedveilErrorCode }) {
     super(options?.code ?? 'PROTOCOL_ABORTED', message, options);
   }
 }

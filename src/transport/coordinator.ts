@@ -692,7 +692,7 @@ export class Coordinator {
     if ((out.length > 0 || round.server.stage !== round.stage) && (await this.route(round, out))) await this.afterStep(round);
   }
 
-  private async endRound(round: ActiveRound, abortReason?: string, abortCode = 'TOO_FEW_SURVIVORS'): Promise<void> {
+  private async endRound(round: ActiveRound, abortReason?: string, abortCode: ProtocolAborted['code'] = 'TOO_FEW_SURVIVORS'): Promise<void> {
     if (round.ended) return;
     round.ended = true;
     this.clearTimer(round);
