@@ -105,6 +105,8 @@ export interface LedgerRoundReport {
   readonly time: string;
   readonly params: LedgerRoundParams;
   readonly event: DpEvent;
+  /** The round's participant commitment (hashed identities), when the line has one. */
+  readonly participants?: readonly string[];
   /** Epsilon recorded on the line (header accountant, header delta). */
   readonly recordedEpsilon: number;
   /**
@@ -194,7 +196,7 @@ const isPosInt = (v: unknown): v is number => isNonNegInt(v) && v >= 1;
 const isProb = (v: unknown): v is number => typeof v === 'number' && v > 0 && v <= 1;
 
 const HEADER_KEYS = new Set(['format', 'version', 'kind', 'created', 'publicKey', 'delta', 'epsilonBudget', 'accountant', 'description', 'params', 'sig']);
-const ROUND_KEYS = new Set(['kind', 'round', 'time', 'event', 'params', 'epsilon', 'meta', 'prevHash', 'sig']);
+const ROUND_KEYS = new Set(['kind', 'round', 'time', 'event', 'params', 'epsilon', 'meta', 'participants', 'prevHash', 'sig']);
 
 /** Why a header object is malformed, or null. */
 function headerProblem(h: Record<string, unknown>): string | null {
@@ -223,6 +225,15 @@ function roundProblem(r: Record<string, unknown>): string | null {
   if (typeof r.prevHash !== 'string' || !HEX64.test(r.prevHash)) return 'prevHash is not 64 lower-case hex characters';
   if (!(typeof r.epsilon === 'number' && r.epsilon >= 0) && r.epsilon !== 'Infinity') return 'epsilon is not a number >= 0';
   if (r.meta !== undefined && !isObject(r.meta)) return 'meta is not an object';
+  if (r.participants !== undefined) {
+    // The participant commitment (participants.ts): sorted distinct hashes, so a set has one spelling.
+    if (!Array.isArray(r.participants)) return 'participants is not an array';
+    for (let i = 0; i < r.participants.length; i++) {
+      const h = r.participants[i] as unknown;
+      if (typeof h !== 'string' || !HEX64.test(h)) return `participants[${i}] is not 64 lower-case hex characters`;
+      if (i > 0 && !((r.participants[i - 1] as string) < h)) return 'participants are not sorted ascending without duplicates';
+    }
+  }
   if (!isObject(r.params)) return 'params is not an object';
   try {
     validateEvent(r.event);
@@ -484,6 +495,10 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
       // The verifier never throws on a bad ledger: whatever the checks choke on is a violation.
       consistency('PARAMETER_VIOLATION', `parameters cannot be checked: ${errorText(err)}`);
     }
+    // One committed identity per masked input received: fewer would hide participations from the count against the coordinator.
+    if (r.participants !== undefined && r.participants.length !== r.params.survivors) {
+      consistency('PARAMETER_VIOLATION', `participants lists ${r.participants.length} identities, survivors is ${String(r.params.survivors)}`);
+    }
 
     pushEvent(runs, r.event);
     const recorded = r.epsilon === 'Infinity' ? Infinity : r.epsilon;
@@ -510,7 +525,7 @@ export function verifyLedger(input: Uint8Array | string, options: VerifyOptions 
     // The budget is an (epsilon, delta) pair: it is compared at the header's delta whatever the audit delta.
     const own = atHeader?.epsilon ?? null;
     rounds.push({
-      line: raw.n, round: r.round, time: r.time, params: r.params, event: r.event, recordedEpsilon: recorded,
+      line: raw.n, round: r.round, time: r.time, params: r.params, event: r.event, ...(r.participants !== undefined ? { participants: r.participants } : {}), recordedEpsilon: recorded,
       epsilon, unsupported, budgetLeft: own === null ? null : hdr.epsilonBudget - own, flags,
     });
   }
