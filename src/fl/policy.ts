@@ -181,7 +181,7 @@ export function makeClientPolicy(input: ClientPolicyInput | unknown = {}): Clien
   for (const k of Object.keys(bIn)) if (!KNOWN_BUDGET.has(k)) fail(`budget.${k}`, 'unknown field');
   const budget = Object.freeze({
     epsilon: num('budget.epsilon', bIn.epsilon, 10, 0, Infinity, true),
-    delta: num('budget.delta', bIn.delta, 1e-5, 0, 1, true),
+    delta: num('budget.delta', bIn.delta, 1e-5, 0, 1 - Number.EPSILON, true),
     maxParticipations: int('budget.maxParticipations', bIn.maxParticipations, Number.MAX_SAFE_INTEGER, 1),
   });
   if (colluders >= minThreshold) fail('colluders', `g = ${colluders} must be below minThreshold = ${minThreshold}`);
