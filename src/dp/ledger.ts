@@ -44,6 +44,7 @@ import {
   signLine, bytesToLowerHex, type AccountantName, type JsonValue, type LedgerHeader, type LedgerRoundParams,
 } from './ledger-format.js';
 import { epsilonOfRuns, pushEvent, roundParamProblems, verifyLedger, type EventRun, type LedgerReport, type VerifyOptions } from './ledger-verify.js';
+import { ParticipationTally, participantCommitment, type CoordinatorEpsilon } from './participants.js';
 
 async function fsp(): Promise<typeof import('node:fs/promises')> {
   return import('node:fs/promises');
@@ -148,6 +149,13 @@ export interface AppendRoundInput {
   params: LedgerRoundParams;
   /** Free-form signed annotations (e.g. accuracy); plain JSON values. */
   meta?: Record<string, JsonValue>;
+  /**
+   * Identities (e.g. Ed25519 public keys) of the clients whose masked inputs
+   * were received, one per survivor: recorded as the round's participant
+   * commitment (hashes under {@link PrivacyLedger.participantSalt}), so an
+   * auditor can bound the epsilon against the coordinator per identity.
+   */
+  participants?: readonly Uint8Array[];
 }
 
 export interface AppendedRound {
@@ -203,6 +211,10 @@ export class PrivacyLedger {
   #lastTime: string;
   #epsilon: number;
   readonly #runs: EventRun[];
+  /** SHA-256 of the header line: the salt of the participant hashes. */
+  readonly #participantSalt: string;
+  /** Participations per identity hash (the epsilon against the coordinator). */
+  readonly #tally: ParticipationTally;
   /** Serialises appends from concurrent callers in this process. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -210,6 +222,7 @@ export class PrivacyLedger {
     path: string; header: LedgerHeader; secretKey: Uint8Array; now: () => Date; handle: FileHandle; size: number;
     headHash: string; round: number; lastTime: string; epsilon: number; runs: EventRun[];
     writeLine: LedgerLineWriter | undefined; dev: number; ino: number; lastLineStart: number;
+    participantSalt: string; tally: ParticipationTally;
   }) {
     this.path = init.path;
     this.header = init.header;
@@ -226,6 +239,8 @@ export class PrivacyLedger {
     this.#lastTime = init.lastTime;
     this.#epsilon = init.epsilon;
     this.#runs = init.runs;
+    this.#participantSalt = init.participantSalt;
+    this.#tally = init.tally;
   }
 
   /** Create a new ledger file (fails if `path` exists) and write its signed header. */
@@ -258,6 +273,7 @@ export class PrivacyLedger {
         path, header: parsed, secretKey: options.secretKey, now, handle, size: bytes.length,
         headHash: lineHash(encoder.encode(line)), round: 0, lastTime: created, epsilon: 0, runs: [],
         writeLine: options.writeLine, dev: st.dev, ino: st.ino, lastLineStart: 0,
+        participantSalt: lineHash(encoder.encode(line)), tally: new ParticipationTally(),
       });
     } catch (err) {
       await handle.close();
@@ -288,7 +304,11 @@ export class PrivacyLedger {
     }
     const header = report.header as LedgerHeader;
     const runs: EventRun[] = [];
-    for (const r of report.rounds) pushEvent(runs, r.event);
+    const tally = new ParticipationTally();
+    for (const r of report.rounds) {
+      pushEvent(runs, r.event);
+      tally.add(r.event, r.participants);
+    }
     const last = report.rounds[report.rounds.length - 1];
     // 'a+': appends, and reads for the per-append check of the last line.
     const handle = await fs.open(path, 'a+');
@@ -302,6 +322,7 @@ export class PrivacyLedger {
       headHash: report.headHash as string, round: last?.round ?? 0, lastTime: last?.time ?? header.created,
       epsilon: last?.recordedEpsilon ?? 0, runs, writeLine: options.writeLine, dev: st.dev, ino: st.ino,
       lastLineStart: data.lastIndexOf(0x0a, data.length - 2) + 1,
+      participantSalt: lineHash(data.subarray(0, data.indexOf(0x0a))), tally,
     });
   }
 
@@ -366,6 +387,21 @@ export class PrivacyLedger {
     return this.#headHash;
   }
 
+  /** The salt of this ledger's participant hashes: the SHA-256 (hex) of its header line. */
+  get participantSalt(): string {
+    return this.#participantSalt;
+  }
+
+  /**
+   * Epsilon against the coordinator (no amplification) for the worst-case
+   * and the median identity, from the recorded participant commitments
+   * (header accountant, header delta). `population`: clients that could
+   * have taken part, so that those never sampled count in the median.
+   */
+  againstCoordinator(opts: { population?: number } = {}): CoordinatorEpsilon {
+    return this.#tally.summary(this.header.accountant, this.header.delta, opts);
+  }
+
   /** Epsilon (header accountant, header delta) after composing `event` with every recorded round. */
   epsilonWith(event: DpEvent): number {
     validateEvent(event);
@@ -417,6 +453,10 @@ export class PrivacyLedger {
     validateEvent(event);
     const problems = roundParamProblems(params as unknown as Record<string, unknown>, event as unknown as Record<string, unknown>, this.header.params as Record<string, unknown> | undefined);
     if (problems.length > 0) throw new InvalidArgument(`ledger: round ${this.#round + 1}: ${problems.map((p) => p.message).join('; ')}`);
+    const participants = input.participants === undefined ? undefined : participantCommitment(this.#participantSalt, input.participants);
+    if (participants !== undefined && participants.length !== params.survivors) {
+      throw new InvalidArgument(`ledger: round ${this.#round + 1}: ${participants.length} participants for ${params.survivors} survivors (one identity per masked input received)`);
+    }
     if (meta !== undefined) canonicalJson(meta);
     const epsilon = this.epsilonWith(event);
     let time = this.#now().toISOString();
@@ -425,7 +465,7 @@ export class PrivacyLedger {
     const round = this.#round + 1;
     const record = {
       kind: 'round', round, time, event, params, epsilon: Number.isFinite(epsilon) ? epsilon : 'Infinity',
-      ...(meta !== undefined ? { meta } : {}), prevHash: this.#headHash,
+      ...(meta !== undefined ? { meta } : {}), ...(participants !== undefined ? { participants } : {}), prevHash: this.#headHash,
     };
     const line = signLine(record, this.#secretKey);
     const bytes = encoder.encode(line + '\n');
@@ -450,6 +490,7 @@ export class PrivacyLedger {
     this.#lastTime = time;
     this.#epsilon = epsilon;
     pushEvent(this.#runs, event);
+    this.#tally.add(event, participants);
     return { round, epsilon, budget: this.header.epsilonBudget, overBudget: !(epsilon <= this.header.epsilonBudget), headHash: this.#headHash };
   }
 
