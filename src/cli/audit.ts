@@ -7,7 +7,11 @@
  * The report names the guarantee its epsilons are: if any round's event
  * relies on sampling amplification, `"guarantee": "model-observers"` (against
  * observers of the released models, valid if sampling was done as recorded);
- * otherwise `"coordinator"` (against the coordinator).
+ * otherwise `"coordinator"` (against the coordinator). It also states the
+ * epsilon against the coordinator per identity (`againstCoordinator`): the
+ * unamplified events of the rounds each committed identity took part in,
+ * for the worst-case and the median identity (rounds without a participant
+ * commitment count for every identity).
  *
  * Exit codes: 0 valid and within budget; 3 budget exceeded; 4 integrity or
  * consistency failure (names the first bad line and why); 1 usage or I/O error.
@@ -68,6 +72,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
   const { ACCOUNTANT_NAMES } = await import('../dp/ledger-format.js');
   const { plotPointsFromReport, renderEpsilonPlot } = await import('../dp/plot.js');
   const { GUARANTEE_TEXT, guaranteeOf, composedEvent } = await import('../dp/events.js');
+  const { ParticipationTally } = await import('../dp/participants.js');
   let data: Uint8Array;
   try {
     data = new Uint8Array(await fs.readFile(path));
@@ -116,6 +121,23 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
 
   const accountants: readonly AccountantName[] = ACCOUNTANT_NAMES;
   const guarantee = guaranteeOf(composedEvent(report.rounds.map((r) => r.event)));
+  // Against the coordinator, per identity: no amplification, from the participant commitments.
+  const tally = new ParticipationTally();
+  for (const r of report.rounds) tally.add(r.event, r.participants);
+  const perAccountant = report.header && report.rounds.length > 0 ? accountants.map((a) => [a, tally.summary(a, report.delta)] as const) : [];
+  const ownSummary = perAccountant.find(([a]) => a === own)?.[1] ?? perAccountant[0]?.[1];
+  const againstCoordinator = ownSummary === undefined ? null : {
+    guarantee: 'coordinator' as const,
+    delta: report.delta,
+    identities: ownSummary.identities,
+    rounds: ownSummary.rounds,
+    roundsWithParticipants: ownSummary.rounds - ownSummary.roundsWithoutParticipants,
+    roundsWithoutParticipants: ownSummary.roundsWithoutParticipants,
+    maxParticipations: ownSummary.maxParticipations,
+    medianParticipations: ownSummary.medianParticipations,
+    worst: { participations: ownSummary.worst.participations, epsilon: Object.fromEntries(perAccountant.map(([a, s]) => [a, s.worst.epsilon])) },
+    median: { participations: ownSummary.median.participations, epsilon: Object.fromEntries(perAccountant.map(([a, s]) => [a, s.median.epsilon])) },
+  };
   const json: Record<string, unknown> = {
     ledger: path,
     exitCode,
@@ -127,6 +149,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
     publicKey: report.header?.publicKey ?? null,
     accountant: own,
     guarantee,
+    againstCoordinator,
     delta: report.delta,
     budget: report.budget,
     rounds: report.rounds.map((r) => ({
@@ -151,6 +174,14 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
     out.push(`budget   epsilon ${h.epsilonBudget} at delta ${h.delta}, ledger accountant ${h.accountant}; table at delta ${report.delta}`);
     out.push(`head     ${String(report.headHash)} (${report.rounds.length} rounds)`);
     out.push(`guarantee ${guarantee}: epsilon ${GUARANTEE_TEXT[guarantee]}`);
+    if (againstCoordinator && ownSummary) {
+      const a = ownSummary.accountant;
+      out.push(`guarantee coordinator (per identity, no amplification): ${a} epsilon ${fmt(ownSummary.worst.epsilon)} for the identity with the most participations ` +
+        `(${ownSummary.worst.participations} of ${ownSummary.rounds} rounds), ${fmt(ownSummary.median.epsilon)} for the median identity (${ownSummary.median.participations} rounds); ` +
+        (ownSummary.roundsWithoutParticipants === ownSummary.rounds
+          ? 'no round commits to its participants: every round is counted for every client'
+          : `${ownSummary.identities} identities committed${ownSummary.roundsWithoutParticipants > 0 ? `; ${ownSummary.roundsWithoutParticipants} rounds without a participant commitment are counted for every identity` : ''}`));
+    }
     out.push('');
     if (report.rounds.length > 0) {
       out.push(table(report, accountants));
