@@ -25,9 +25,9 @@
  * Sampling: every candidate mutant of a file is listed in source order,
  * shuffled with a seeded PRNG (--seed) and the first --per-file are run;
  * --max caps the total, taken round-robin over the files. The defaults
- * (2 per file, at most 120) keep a run of all four folders to about half an
- * hour on 2 quiet cores (~15 s per mutant: jest start-up plus the related
- * tests, which stop at the first failure).
+ * (2 per file, at most 120) aim at a run of all four folders in about half
+ * an hour on 2 quiet cores (a mutant costs jest's start-up plus its related
+ * tests, which stop at the first failure: 15-30 s on a shared machine).
  *
  *   node scripts/mutate.mjs [--folders secagg,crypto,dp,transport]
  *     [--files src/crypto/shamir.ts,...] [--per-file 2] [--max 120]
