@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { MerkleTree, merkleLeafHash, verifyMerkleProof } from '../../src/crypto/merkle.js';
 import { InvalidArgument } from '../../src/errors.js';
 import { hex, toHex } from './helpers.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../vectors/rfc6962-merkle.json', import.meta.url), 'utf8')) as { leaves: string[]; roots: string[] };
 
@@ -57,7 +58,7 @@ describe('Merkle tree (RFC 6962)', () => {
   });
 
   test('a tree needs at least one 32-byte leaf hash', () => {
-    expect(() => new MerkleTree([])).toThrow(InvalidArgument);
-    expect(() => new MerkleTree([new Uint8Array(31)])).toThrow(InvalidArgument);
+    expectFedveilError(() => new MerkleTree([]), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => new MerkleTree([new Uint8Array(31)]), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });

@@ -2,6 +2,7 @@ import { DEFAULT_CLIENT_POLICY, insecureDevelopmentPolicy, makeClientPolicy, par
 import { InvalidArgument } from '../../src/errors.js';
 import { ed25519KeyPair } from '../../src/crypto/signatures.js';
 import { encodeCertificate, issueCertificate, signRevocationList } from '../../src/crypto/certificate.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const authority = ed25519KeyPair();
@@ -9,13 +10,7 @@ const other = ed25519KeyPair();
 
 /** The InvalidArgument `fn` throws, so the field it names can be checked. */
 function invalid(fn: () => unknown): InvalidArgument {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidArgument);
-    return err as InvalidArgument;
-  }
-  throw new Error('expected InvalidArgument');
+  return expectFedveilError(fn, InvalidArgument, 'INVALID_ARGUMENT');
 }
 
 describe('client policy', () => {
@@ -71,7 +66,7 @@ describe('client policy', () => {
     const client = ed25519KeyPair();
     const bytes = encodeCertificate(issueCertificate(authority.secretKey, { subject: client.publicKey, serial: 9, notBefore: 0, notAfter: 10 }));
     expect(parseCertificate({ certificate: hexOf(bytes) }).serial).toBe(9);
-    expect(() => parseCertificate({ certificate: hexOf(bytes).slice(2) })).toThrow(InvalidArgument);
-    expect(() => parseCertificate({})).toThrow(InvalidArgument);
+    expectFedveilError(() => parseCertificate({ certificate: hexOf(bytes).slice(2) }), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => parseCertificate({}), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });

@@ -2,6 +2,7 @@ import { deterministicRandom, randomBytes } from '../../src/crypto/random.js';
 import { pairMaskKey, selfMaskKey, sessionId, shareKey } from '../../src/secagg/derive.js';
 import { makeConfig, roundTag } from '../../src/secagg/config.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const rng = deterministicRandom(99);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -46,5 +47,5 @@ test('I5: without a roster root, an active round tag commits to every verify key
   const tag = hex(roundTag(cfg(keys)));
   expect(hex(roundTag(cfg(keys.map((k, i) => (i === 2 ? randomBytes(32, rng) : k)))))).not.toBe(tag);
   // A partial key list is refused unless the roster is committed by its root.
-  expect(() => makeConfig({ n: 5, threshold: 4, dim: 4, mode: 'active', verifyKeys: [keys[0], undefined, keys[2], keys[3], keys[4]], seed: new Uint8Array(32) })).toThrow(InvalidArgument);
+  expectFedveilError(() => makeConfig({ n: 5, threshold: 4, dim: 4, mode: 'active', verifyKeys: [keys[0], undefined, keys[2], keys[3], keys[4]], seed: new Uint8Array(32) }), InvalidArgument, 'INVALID_ARGUMENT');
 });

@@ -1,6 +1,7 @@
 import { RosterCommitment, rosterRoot, verifyRosterEntry, type RosterEntry } from '../../src/secagg/roster.js';
 import { deterministicRandom, randomBytes } from '../../src/crypto/random.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 
 const rng = deterministicRandom(41);
 const entries: RosterEntry[] = Array.from({ length: 13 }, (_, i) => ({ id: i + 1, key: randomBytes(32, rng), certificate: i % 2 ? randomBytes(153, rng) : new Uint8Array(0) }));
@@ -24,7 +25,7 @@ describe('roster commitment', () => {
   });
 
   test('ids must be 1..n in order', () => {
-    expect(() => new RosterCommitment([entries[1]!, entries[0]!])).toThrow(InvalidArgument);
-    expect(() => new RosterCommitment([])).toThrow(InvalidArgument);
+    expectFedveilError(() => new RosterCommitment([entries[1]!, entries[0]!]), InvalidArgument, 'INVALID_ARGUMENT');
+    expectFedveilError(() => new RosterCommitment([]), InvalidArgument, 'INVALID_ARGUMENT');
   });
 });
