@@ -25,15 +25,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  DEFAULT_RDP_ORDERS,
-  GdpAccountant,
-  PldAccountant,
-  computeEpsilon,
-  poissonGaussianRounds,
-  rdpPoissonSubsampledGaussian,
-  rdpToEpsilon,
-} from '../src/dp/index.js';
+import { DEFAULT_RDP_ORDERS, GdpAccountant, PldAccountant, computeEpsilon, poissonGaussianRounds } from '../src/dp/index.js';
+import { rdpPoissonSubsampledGaussian, rdpToEpsilon } from '../src/dp/rdp.js';
 import { benchArgs, machine, median } from './common.js';
 
 const args = benchArgs();

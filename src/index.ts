@@ -1,5 +1,8 @@
 /**
- * fedveil public API, re-exported by layer (DESIGN.md section 2).
+ * fedveil public API: the typed errors and the core layers (crypto,
+ * encode, secagg, dp), each re-exported from its own entry point
+ * (`fedveil/crypto`, ...). Internal helpers are not exported; see
+ * docs/architecture.md for the layers and what each may import.
  *
  * The tfjs-dependent layer (`fedveil/fl`) and the Node-only transport
  * (`fedveil/transport`) are separate entry points, so that importing the

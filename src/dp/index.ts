@@ -1,25 +1,43 @@
 /**
- * fedveil's differential-privacy layer (DESIGN.md sections 4 and 5):
- * privacy events, accountants (RDP, PLD, GDP-CLT) and calibration; the
- * distributed-noise RDP bounds, samplers, planner and pipeline; the privacy
- * ledger, its verifier and the epsilon plot.
+ * fedveil's differential-privacy layer (docs/distributed-dp.md,
+ * docs/accounting.md, docs/ledger.md): privacy events, accountants (RDP,
+ * PLD, GDP-CLT) and calibration; the distributed-noise RDP bounds, samplers,
+ * planner and pipeline; the plan a client verifies and its own ledger; the
+ * privacy ledger, its verifier and the epsilon plot. Numerical helpers
+ * (special functions, PMF arithmetic, RDP conversions) stay internal.
  */
-export * from './events.js';
-export * from './special.js';
-export * from './accountant.js';
-export * from './rdp.js';
-export * from './pld.js';
-export * from './gdp.js';
-export * from './calibrate.js';
-export * from './distributed-rdp.js';
-export * from './samplers.js';
-export * from './plan.js';
-export * from './pipeline.js';
-export * from './ledger-format.js';
-export * from './ledger-verify.js';
-export * from './ledger.js';
-export * from './plot.js';
-export * from './plan-verify.js';
-export * from './client-ledger.js';
-export * from './client-ledger-node.js';
-export * from './client-ledger-idb.js';
+export {
+  gaussianEvent, poissonSampledEvent, sampledWithoutReplacementEvent, selfComposedEvent, composedEvent, poissonGaussianRounds,
+  validateEvent, describeEvent, toDpAccountingPython, guaranteeOf, usesSamplingAmplification, withoutSamplingAmplification,
+  GUARANTEE_TEXT, UnsupportedEvent,
+  type DpEvent, type DpEventType, type GaussianEvent, type PoissonSampledEvent, type SampledWithoutReplacementEvent,
+  type SelfComposedEvent, type ComposedEvent, type Guarantee,
+} from './events.js';
+export { createAccountant, computeEpsilon, computeDelta, type AccountantKind, type AccountantOptions, type PrivacyAccountant, type EpsilonResult, type NeighboringRelation } from './accountant.js';
+export { RdpAccountant, DEFAULT_RDP_ORDERS, DP_ACCOUNTING_RDP_ORDERS, type RdpAccountantOptions } from './rdp.js';
+export { PldAccountant, choosePldDiscretization, DEFAULT_PLD_DISCRETIZATION, DP_ACCOUNTING_PLD_DISCRETIZATION, type PldAccountantOptions, type Adjacency } from './pld.js';
+export { GdpAccountant } from './gdp.js';
+export { calibrateNoiseMultiplier, type CalibrationRequest, type CalibrationResult } from './calibrate.js';
+export { distributedEvent, distributedRdp, type DiscreteGaussianEvent, type SkellamEvent, type DistributedNoiseEvent, type PoissonSampledDistributedEvent } from './distributed-rdp.js';
+export { sampleDiscreteGaussian, sampleSkellam, samplePoisson } from './samplers.js';
+export { planDistributedDp, planRound, type DistributedMechanism, type DistributedDpRequest, type DistributedDpPlan } from './plan.js';
+export { privatizeUpdate, decodeAggregate } from './pipeline.js';
+export {
+  LedgerVerificationError, LedgerPartialLine,
+  type AccountantName, type LedgerMechanism, type JsonValue, type LedgerRoundParams, type LedgerHeader, type LedgerRound, type LedgerLine, type LedgerIssueCode,
+} from './ledger-format.js';
+export { verifyLedger, assertLedgerValid, type LedgerIssue, type LedgerRoundReport, type LedgerReport, type VerifyOptions } from './ledger-verify.js';
+export {
+  PrivacyLedger, LedgerFileError, LedgerWriteError, verifyLedgerFile, generateLedgerKey, saveLedgerKey, loadLedgerKey, openLedgerWithKey,
+  type LedgerFileProblem, type CreateLedgerOptions, type OpenLedgerOptions, type AppendRoundInput, type AppendedRound, type BudgetCheck,
+  type RepairResult, type LoadLedgerKeyOptions, type OpenLedgerWithKeyOptions, type OpenedLedger,
+} from './ledger.js';
+export { plotPointsFromReport, epsilonPlotSpec, renderEpsilonPlot, type EpsilonPlotPoint, type EpsilonPlotInput } from './plot.js';
+export { verifyPlan, planHash, unamplifiedEvent, DEFAULT_DP_FLOOR, type DpFloor, type PlanVerifyContext } from './plan-verify.js';
+export {
+  ClientPrivacyLedger, memoryClientLedgerStore,
+  type ClientLedgerStore, type ClientLedgerEntry, type ClientLedgerOptions, type ParticipationRequest, type PrivacySpent,
+  type ParticipationCheck, type RecordedParticipation, type MemoryClientLedgerStore,
+} from './client-ledger.js';
+export { fileClientLedgerStore, type FileClientLedgerStoreOptions } from './client-ledger-node.js';
+export { indexedDbClientLedgerStore, type IndexedDbClientLedgerStoreOptions } from './client-ledger-idb.js';

@@ -1,6 +1,6 @@
 /**
  * fedveil/fl: federated learning with TensorFlow.js on top of the privacy
- * layer (DESIGN.md sections 6 and 9). A `PrivateClient` wraps any
+ * layer (docs/fl.md). A `PrivateClient` wraps any
  * tf.LayersModel and its local data; a `Coordinator` runs rounds of Poisson
  * client sampling, local training, distributed-DP encoding, secure
  * aggregation and a server strategy, with a budget guard and a ledger line
@@ -11,14 +11,14 @@
  */
 export { selectBackend, describeBackend, type BackendName, type BackendPreference, type BackendReport } from './backend.js';
 export { flattenWeights, setFlatWeights, unflattenWeights, weightSpecs, parameterCount, type WeightSpec } from './weights.js';
-export { parseIdx, IdxFormatError, type IdxArray } from './idx.js';
-export { loadMnist, decodeMnist, subset, mnistDataDir, MNIST_FEATURES, MNIST_CLASSES, type LabelledData, type Mnist } from './mnist.js';
-export { splitIid, splitShards, splitDirichlet, sampleDirichlet, sampleGamma, shuffleInPlace } from './splits.js';
+export { IdxFormatError } from './idx.js';
+export { loadMnist, subset, MNIST_FEATURES, MNIST_CLASSES, type LabelledData, type Mnist } from './mnist.js';
+export { splitIid, splitShards, splitDirichlet } from './splits.js';
 export { fedAvg, fedAdam, fedYogi, type Strategy, type AdaptiveOptions } from './strategy.js';
 export { buildMlp, build2nn, trainLocal, evaluateAccuracy, type LocalTrainingOptions, type LocalTrainingResult } from './train.js';
 export { plainIntegerCodec, type RoundCodec } from './codec.js';
 export { PrivateClient, type PrivateClientOptions, type LocalUpdate } from './client.js';
-export { plainSumAggregator, survivorsOf, type Aggregator, type AggregationRequest, type AggregationResult } from './aggregate.js';
+export { plainSumAggregator, type Aggregator, type AggregationRequest, type AggregationResult } from './aggregate.js';
 export { Coordinator, type CoordinatorOptions, type RoundReport, type RoundPrivacy, type PrivacyProvider, type SecAggOptions } from './coordinator.js';
 export { nonPrivate } from './privacy.js';
 export { secureAggregator, dpCodec, planPrivateRun, privateProvider, simulationLayers, createPrivateCoordinator, type PrivateCoordinatorOptions, type PrivatePlan, type PrivatePlanInput } from './layers.js';

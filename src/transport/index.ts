@@ -5,17 +5,17 @@
  * (src/browser/) imports the isomorphic modules directly, never this
  * entry, so Node-only pieces may live here. See docs/network.md.
  */
-export * from './channel.js';
-export * from './memory.js';
-export * from './wire.js';
-export * from './session.js';
-export * from './protocol.js';
-export * from './coordinator.js';
-export * from './participant.js';
-export * from './ws-client.js';
-export * from './limits.js';
-export * from './secagg-protocol.js';
-export * from './ws-server.js';
-export * from './node-client.js';
-export * from './status-page.js';
-export * from './training-codec.js';
+export { CloseCode, type Channel, type CloseInfo, type Connector, type ServerTransport } from './channel.js';
+export { MemoryTransport } from './memory.js';
+export type { RoundTask, RoundConfigWire, RosterWire, RosterEntryWire } from './wire.js';
+export type { Identity } from './session.js';
+export type { Protocol, RoundServer, RoundClient, RoundParams } from './protocol.js';
+export { Coordinator, type CoordinatorOptions, type CoordinatorEvent, type CoordinatorStatus, type Enrolment, type RoundRecord } from './coordinator.js';
+export { runParticipant, Rejected, type ParticipantOptions, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from './participant.js';
+export { webSocketConnector, type WebSocketFactory, type WebSocketLike } from './ws-client.js';
+export { DEFAULT_SERVER_LIMITS, type FloodLimits, type LimitVerdict } from './limits.js';
+export { secAggProtocol } from './secagg-protocol.js';
+export { WebSocketServerTransport, type WebSocketServerOptions } from './ws-server.js';
+export { nodeConnector, loadOrCreateIdentity, parseIdentity, loadEnrolledKeys, type NodeConnectOptions } from './node-client.js';
+export type { PrivacyStatus } from './status-page.js';
+export { parseModelSpec, modelDimension, trainingCodec, applyAverage, dpCodec, type ModelSpec } from './training-codec.js';

@@ -4,10 +4,9 @@
  * byte, for random keys, signs, bit widths and lengths, on every backend and
  * kernel (WebAssembly SIMD, scalar JS, noble, WebCrypto). Deterministic seeds.
  */
-import {
-  deterministicRandom, fillRandomUint32, prgAddInto, prgAddManyInto, prgAddManyIntoAsync, prgSimdAvailable, randomBelow, randomBytes,
-  PRG_CHUNK_BYTES, PRG_MANY_BLOCK_WORDS,
-} from '../../src/crypto/index.js';
+import { deterministicRandom, prgAddInto, prgAddManyInto, prgAddManyIntoAsync, randomBytes } from '../../src/crypto/index.js';
+import { fillRandomUint32, randomBelow } from '../../src/crypto/random.js';
+import { prgSimdAvailable, PRG_CHUNK_BYTES, PRG_MANY_BLOCK_WORDS } from '../../src/crypto/prg.js';
 import { InvalidArgument } from '../../src/errors.js';
 import { expectFedveilError } from '../expect-error.js';
 

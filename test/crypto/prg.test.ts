@@ -1,9 +1,8 @@
 import { createCipheriv } from 'node:crypto';
 import { ctr } from '@noble/ciphers/aes.js';
-import {
-  deterministicRandom, fillRandomUint32, prgAddInto, prgAddIntoAsync, prgBackend, prgExpand, prgExpandAsync, prgSyncBackend, randomBytes,
-  PRG_CHUNK_BYTES,
-} from '../../src/crypto/index.js';
+import { deterministicRandom, prgAddInto, prgAddIntoAsync, prgBackend, prgExpand, prgExpandAsync, prgSyncBackend, randomBytes } from '../../src/crypto/index.js';
+import { fillRandomUint32 } from '../../src/crypto/random.js';
+import { PRG_CHUNK_BYTES } from '../../src/crypto/prg.js';
 import { InvalidArgument } from '../../src/errors.js';
 import { hex, loadVectors, sameBytes, toHex } from './helpers.js';
 import { expectFedveilError, expectFedveilRejection } from '../expect-error.js';

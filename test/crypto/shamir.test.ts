@@ -1,7 +1,6 @@
 import fc from 'fast-check';
-import {
-  deterministicRandom, InvalidShare, SHAMIR_PRIME, SHAMIR_SHARE_LENGTH, shamirCombine, shamirInterpolateAt, shamirSplit, type ShamirShare,
-} from '../../src/crypto/index.js';
+import { deterministicRandom, InvalidShare, shamirCombine, shamirSplit, type ShamirShare } from '../../src/crypto/index.js';
+import { SHAMIR_PRIME, SHAMIR_SHARE_LENGTH, shamirInterpolateAt } from '../../src/crypto/shamir.js';
 import { CryptoError, InvalidArgument } from '../../src/errors.js';
 import { expectFedveilError } from '../expect-error.js';
 

@@ -1,6 +1,5 @@
-import {
-  deterministicRandom, x25519Agree, x25519Backend, x25519KeyPair, x25519PublicKey, x25519ScalarMult, x25519ValidatePublicKey,
-} from '../../src/crypto/index.js';
+import { deterministicRandom, x25519Agree, x25519Backend, x25519KeyPair, x25519PublicKey } from '../../src/crypto/index.js';
+import { x25519ScalarMult, x25519ValidatePublicKey } from '../../src/crypto/x25519.js';
 import { InvalidArgument, InvalidPublicKey } from '../../src/errors.js';
 import { hex, toHex } from './helpers.js';
 import { readFileSync } from 'node:fs';

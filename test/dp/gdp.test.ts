@@ -5,7 +5,8 @@
  * epsilon, mu of the Poisson CLT in 60 digits), and the approximate flag.
  */
 import { readFileSync } from 'node:fs';
-import { GdpAccountant, UnsupportedEvent, gaussianEvent, gdpDelta, gdpEpsilon, gdpMuPoisson, poissonGaussianRounds, sampledWithoutReplacementEvent } from '../../src/dp/index.js';
+import { GdpAccountant, UnsupportedEvent, gaussianEvent, poissonGaussianRounds, sampledWithoutReplacementEvent } from '../../src/dp/index.js';
+import { gdpDelta, gdpEpsilon, gdpMuPoisson } from '../../src/dp/gdp.js';
 import { expectFedveilError } from '../expect-error.js';
 
 interface GdpVectors {

@@ -5,20 +5,8 @@
  * and friends for the same events. Our code computes log binomials by
  * recurrence instead of gammaln, so agreement is to ~1e-12, asserted 1e-9.
  */
-import {
-  DEFAULT_RDP_ORDERS,
-  DP_ACCOUNTING_RDP_ORDERS,
-  RdpAccountant,
-  UnsupportedEvent,
-  composedEvent,
-  gaussianEvent,
-  poissonGaussianRounds,
-  poissonSampledEvent,
-  rdpToDelta,
-  rdpToEpsilon,
-  sampledWithoutReplacementEvent,
-  selfComposedEvent,
-} from '../../src/dp/index.js';
+import { DEFAULT_RDP_ORDERS, DP_ACCOUNTING_RDP_ORDERS, RdpAccountant, UnsupportedEvent, composedEvent, gaussianEvent, poissonGaussianRounds, poissonSampledEvent, sampledWithoutReplacementEvent, selfComposedEvent } from '../../src/dp/index.js';
+import { rdpToDelta, rdpToEpsilon } from '../../src/dp/rdp.js';
 import { readFileSync } from 'node:fs';
 import { InvalidArgument } from '../../src/errors.js';
 import { expectFedveilError } from '../expect-error.js';

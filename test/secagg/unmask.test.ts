@@ -4,7 +4,8 @@
  * (byte for byte), for random keys, signs, bit widths and odd lengths.
  * Deterministic seeds; the worker is terminated after every call.
  */
-import { deterministicRandom, fillRandomUint32, prgAddInto, randomBelow, randomBytes } from '../../src/crypto/index.js';
+import { deterministicRandom, prgAddInto, randomBytes } from '../../src/crypto/index.js';
+import { fillRandomUint32, randomBelow } from '../../src/crypto/random.js';
 import { lastRemoveMasks, removeMasks } from '../../src/secagg/unmask.js';
 
 const mask = (b: number): number => (b === 32 ? 0xffffffff : 2 ** b - 1);
