@@ -5,9 +5,17 @@
  * signed privacy ledger that `fedveil audit` verifies.
  *
  * One line per round on stdout (round, sampled, survived, test accuracy,
- * epsilon spent, bytes, seconds), then a summary; `--json` prints one object
- * {parameters, rounds, final: {accuracy, epsilon, delta}} and nothing else
- * on stdout. A progress bar goes to stderr only when stderr is a TTY.
+ * epsilon spent under both guarantees, bytes, seconds), then a summary;
+ * `--json` prints one object {parameters, rounds, final: {accuracy,
+ * epsilon, delta, guarantee, againstCoordinator}} and nothing else on
+ * stdout. A progress bar goes to stderr only when stderr is a TTY.
+ *
+ * Two epsilons, always stated apart: against observers of the released
+ * models (the ledger's, amplified by the Poisson sampling; valid only if
+ * sampling was done as recorded) and against the coordinator (no
+ * amplification: the coordinator chooses the sample), per client from the
+ * rounds it took part in, for the client with the most participations and
+ * the median client among all simulated clients.
  *
  * This is a SIMULATION: all clients run in this process; `--seed` makes it
  * reproducible by drawing all randomness from a seeded deterministic
@@ -33,6 +41,10 @@ function fmtBytes(b: number): string {
   if (b >= 2 ** 20) return `${(b / 2 ** 20).toFixed(1)} MiB`;
   if (b >= 2 ** 10) return `${(b / 2 ** 10).toFixed(1)} KiB`;
   return `${b} B`;
+}
+
+function fmtEpsilon(e: number | null): string {
+  return e === null ? 'n/a' : Number.isFinite(e) ? e.toFixed(3) : String(e);
 }
 
 async function action(o: SimulateCliOptions): Promise<void> {
@@ -65,23 +77,31 @@ async function action(o: SimulateCliOptions): Promise<void> {
   } else {
     say(`privacy: OFF (--no-privacy): secure aggregation with 32-bit integer encoding, no clipping, no noise, no ledger`);
   }
-  say('round  sampled  survived  accuracy  epsilon   bytes       seconds');
+  if (o.privacy) {
+    say(`eps models*: epsilon against observers of the released models, amplified by the sampling at q=${o.sampleRate}, valid only if sampling was done as recorded`);
+    say('eps coord max / median: epsilon against the coordinator (no amplification: it chooses the sample), for the client with the most participations and the median client (k = rounds taken part in)');
+  }
+  say('round  sampled  survived  accuracy  eps models*  eps coord max (k)  eps coord median (k)  bytes       seconds');
 
   let bar: import('cli-progress').SingleBar | undefined;
   if (process.stderr.isTTY && !process.env.CI) {
     const { default: cliProgress } = await import('cli-progress');
-    bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'rounds [{bar}] {value}/{total} acc {acc} eps {eps}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
-    bar.start(o.rounds, 0, { acc: '-', eps: '-' });
+    bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'rounds [{bar}] {value}/{total} acc {acc} eps models* {eps} eps coord max {epsc}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+    bar.start(o.rounds, 0, { acc: '-', eps: '-', epsc: '-' });
   }
   let result;
   try {
     result = await runSimulation(setup, (r) => {
       const acc = Number.isFinite(r.accuracy) ? (100 * r.accuracy).toFixed(2) + '%' : '-';
-      bar?.increment(1, { acc, eps: r.epsilon.toFixed(3) });
+      const eps = o.privacy ? r.epsilon.toFixed(3) : '-';
+      const coord = (e: { participations: number; epsilon: number | null } | undefined): string => (e === undefined ? '-' : `${fmtEpsilon(e.epsilon)} (${e.participations})`);
+      const epsMax = coord(r.againstCoordinator?.worst);
+      const epsMedian = coord(r.againstCoordinator?.median);
+      bar?.increment(1, { acc, eps, epsc: epsMax });
       if (!o.json) {
         bar?.stop();
-        say(`${String(r.round).padStart(5)}  ${String(r.sampled).padStart(7)}  ${String(r.survived).padStart(8)}  ${acc.padStart(8)}  ${r.epsilon.toFixed(3).padStart(7)}  ${fmtBytes(r.bytes).padStart(10)}  ${r.seconds.toFixed(1).padStart(7)}${r.aborted ? `  aborted: ${r.reason ?? ''}` : ''}`);
-        bar?.start(o.rounds, r.round, { acc, eps: r.epsilon.toFixed(3) });
+        say(`${String(r.round).padStart(5)}  ${String(r.sampled).padStart(7)}  ${String(r.survived).padStart(8)}  ${acc.padStart(8)}  ${eps.padStart(11)}  ${epsMax.padStart(17)}  ${epsMedian.padStart(20)}  ${fmtBytes(r.bytes).padStart(10)}  ${r.seconds.toFixed(1).padStart(7)}${r.aborted ? `  aborted: ${r.reason ?? ''}` : ''}`);
+        bar?.start(o.rounds, r.round, { acc, eps, epsc: epsMax });
       }
     });
   } finally {
@@ -103,8 +123,12 @@ async function action(o: SimulateCliOptions): Promise<void> {
     });
     return;
   }
+  const ac = result.final.againstCoordinator;
   say(`summary: ${done.length}/${result.rounds.length} rounds completed, final test accuracy ${(100 * result.final.accuracy).toFixed(2)}%, ` +
-    (o.privacy ? `epsilon ${result.final.epsilon.toFixed(3)} at delta ${o.delta} (budget ${o.epsilon}, ${o.accountant})` : 'no privacy guarantee (--no-privacy)') +
+    (o.privacy
+      ? `epsilon ${result.final.epsilon.toFixed(3)} at delta ${o.delta} against observers of the released models (amplified, valid only if sampling was done as recorded; budget ${o.epsilon}, ${o.accountant})` +
+        (ac ? `; against the coordinator (no amplification) ${fmtEpsilon(ac.worst.epsilon)} for the client with the most participations (${ac.worst.participations} rounds), ${fmtEpsilon(ac.median.epsilon)} for the median client (${ac.median.participations} rounds)` : '')
+      : 'no privacy guarantee (--no-privacy)') +
     `, ${seconds.toFixed(1)} s total; privacy layer ${priv.toFixed(1)} s vs local training ${train.toFixed(1)} s (${train > 0 ? (priv / train).toFixed(2) : '-'}x)`);
   if (result.stoppedBy) say(`stopped early by the budget guard: ${result.stoppedBy}`);
   if (ledger) say(`ledger: ${ledger}  (verify: fedveil audit ${ledger})`);

@@ -12,7 +12,16 @@
  *      codec (distributed DP, or the non-private integer codec)
  *   -> secure aggregation of the integers (dropouts injected)
  *   -> decode the average -> server strategy (FedAvg / FedAdam / FedYogi)
- *   -> ledger line for the completed round, test accuracy.
+ *   -> ledger line for the completed round (with its participant
+ *      commitment: the hashed identities of the clients in the sum), test
+ *      accuracy.
+ *
+ * Two epsilons per round, stated apart: `epsilon` is the ledger's, amplified
+ * by the Poisson sampling (against observers of the released models, valid
+ * only if sampling was done as recorded); `againstCoordinator` is without
+ * amplification, per client, from the rounds each client took part in (the
+ * coordinator chooses the sample), for the client with the most
+ * participations and the median client of the population.
  *
  * A round whose survivors fall below the threshold aborts cleanly: the
  * global model is unchanged, no budget is spent and no ledger line is
@@ -31,7 +40,8 @@ import { randomBelow, randomBytes, randomUnit, systemRandom, type RandomSource }
 import { aint, anumber } from '../util/assert.js';
 import { findSecAggPlusParams } from '../secagg/params.js';
 import type { DropoutSchedule, SecAggAdversary, SecAggGraph } from '../secagg/types.js';
-import type { DpEvent } from '../dp/events.js';
+import { guaranteeOf, type DpEvent, type Guarantee } from '../dp/events.js';
+import type { CoordinatorEpsilon } from '../dp/participants.js';
 import type { JsonValue, LedgerRoundParams } from '../dp/ledger-format.js';
 import type { PrivacyLedger } from '../dp/ledger.js';
 import type { RoundCodec } from './codec.js';
@@ -87,6 +97,12 @@ export interface CoordinatorOptions {
   /** Test accuracy of the global model after a round (e.g. evaluateAccuracy on MNIST test). */
   evaluate?: (model: tf.LayersModel) => number;
   rng?: RandomSource;
+  /**
+   * The identity of client `index` (0-based) in the ledger's participant
+   * commitments, e.g. its public key. Default: the bytes of
+   * `fedveil-simulated-client/<index>` (simulated clients have no keys).
+   */
+  clientIdentity?: (index: number) => Uint8Array;
 }
 
 export interface RoundReport {
@@ -103,6 +119,18 @@ export interface RoundReport {
   readonly accuracy: number;
   /** Epsilon spent so far (ledger accountant); 0 when non-private; NaN for a private run without a ledger. */
   readonly epsilon: number;
+  /**
+   * Whom `epsilon` protects against: 'model-observers' when the events are
+   * amplified by sampling (valid only if sampling was done as recorded),
+   * 'coordinator' otherwise; null when non-private.
+   */
+  readonly guarantee: Guarantee | null;
+  /**
+   * Epsilon against the coordinator (no amplification) so far, for the
+   * client with the most participations and the median client; null when
+   * non-private or without a ledger.
+   */
+  readonly againstCoordinator: CoordinatorEpsilon | null;
   /** Bytes on the wire, all clients, both directions. */
   readonly bytes: number;
   readonly seconds: number;
@@ -128,6 +156,8 @@ export class Coordinator {
   private roundNumber = 0;
   private completed = 0;
   private epsilonSpent = 0;
+  private guarantee: Guarantee | null = null;
+  private coordinatorSpent: CoordinatorEpsilon | null = null;
 
   constructor(opts: CoordinatorOptions) {
     if (!opts || typeof opts !== 'object') throw new InvalidArgument('Coordinator: options required');
@@ -159,6 +189,16 @@ export class Coordinator {
     return this.epsilonSpent;
   }
 
+  /** Epsilon against the coordinator so far (worst-case and median client), null when non-private or without a ledger. */
+  get againstCoordinator(): CoordinatorEpsilon | null {
+    return this.coordinatorSpent;
+  }
+
+  /** Whom {@link epsilon} protects against (null when non-private). */
+  get epsilonGuarantee(): Guarantee | null {
+    return this.guarantee;
+  }
+
   /** Poisson sampling: each client independently with probability q (ids 0-based). */
   private sample(): number[] {
     const picked: number[] = [];
@@ -169,7 +209,7 @@ export class Coordinator {
   private aborted(base: { round: number; sampled: number; threshold: number; degree: number; graph: SecAggGraph | 'none' }, reason: string, t0: number, trainMs: number, privacyMs: number, bytes: number): RoundReport {
     return Object.freeze({
       ...base, survived: 0, aborted: true, reason, accuracy: this.opts.evaluate ? this.opts.evaluate(this.model) : NaN,
-      epsilon: this.epsilonSpent, bytes, seconds: (performance.now() - t0) / 1000, trainSeconds: trainMs / 1000,
+      epsilon: this.epsilonSpent, guarantee: this.guarantee, againstCoordinator: this.coordinatorSpent, bytes, seconds: (performance.now() - t0) / 1000, trainSeconds: trainMs / 1000,
       privacySeconds: privacyMs / 1000, encodeSeconds: NaN, aggregateSeconds: NaN, meanLoss: NaN,
     });
   }
@@ -280,15 +320,20 @@ export class Coordinator {
       if (this.opts.ledger) {
         const meta: Record<string, JsonValue> = { sampled: n, threshold, degree, graph };
         if (Number.isFinite(accuracy)) meta.accuracy = accuracy;
-        const appended = await this.opts.ledger.appendRound({ event: privacy.event, params: { ...privacy.params, survivors: survived }, meta });
+        // The participant commitment: the clients whose inputs are in the sum (roster ids are 1-based).
+        const identity = this.opts.clientIdentity ?? simulatedIdentity;
+        const participants = result.survivors.map((id) => identity(sampledIdx[id - 1]!));
+        const appended = await this.opts.ledger.appendRound({ event: privacy.event, params: { ...privacy.params, survivors: survived }, meta, participants });
         this.epsilonSpent = appended.epsilon;
+        this.guarantee = this.guarantee === 'model-observers' ? 'model-observers' : guaranteeOf(privacy.event);
+        this.coordinatorSpent = this.opts.ledger.againstCoordinator({ population: this.clients.length });
       } else {
         // Epsilon is the ledger's to state: without one it is unknown here, not zero.
         this.epsilonSpent = NaN;
       }
     }
     return Object.freeze({
-      ...base, survived, aborted: false, accuracy, epsilon: this.epsilonSpent, bytes: result.bytes,
+      ...base, survived, aborted: false, accuracy, epsilon: this.epsilonSpent, guarantee: this.guarantee, againstCoordinator: this.coordinatorSpent, bytes: result.bytes,
       seconds: (performance.now() - t0) / 1000, trainSeconds: trainMs / 1000,
       privacySeconds: (encodeMs + aggMs + decodeMs) / 1000, encodeSeconds: encodeMs / 1000, aggregateSeconds: aggMs / 1000, meanLoss: trained ? lossSum / trained : NaN,
     });
@@ -311,4 +356,11 @@ export class Coordinator {
     }
     return { rounds: out };
   }
+}
+
+const identityEncoder = new TextEncoder();
+
+/** Default identity of a simulated client in the participant commitments. */
+function simulatedIdentity(index: number): Uint8Array {
+  return identityEncoder.encode(`fedveil-simulated-client/${index}`);
 }

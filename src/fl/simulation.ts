@@ -44,7 +44,18 @@ export interface SimulationSetup {
 export interface SimulationResult {
   readonly rounds: RoundReport[];
   readonly stoppedBy?: string;
-  readonly final: { accuracy: number; epsilon: number; delta: number };
+  /**
+   * `epsilon`: the ledger's, amplified by sampling (`guarantee`
+   * 'model-observers': against observers of the released models, valid only
+   * if sampling was done as recorded); `againstCoordinator`: without
+   * amplification, for the simulated client with the most participations
+   * and the median client (null when non-private).
+   */
+  readonly final: {
+    accuracy: number; epsilon: number; delta: number;
+    guarantee: import('../dp/events.js').Guarantee | null;
+    againstCoordinator: import('../dp/participants.js').CoordinatorEpsilon | null;
+  };
 }
 
 function validate(p: SimulationParams): void {
@@ -155,6 +166,9 @@ export async function runSimulation(setup: SimulationSetup, onRound?: (r: RoundR
   return {
     rounds,
     ...(stoppedBy === undefined ? {} : { stoppedBy }),
-    final: { accuracy: last?.accuracy ?? NaN, epsilon: setup.coordinator.epsilon, delta: setup.params.privacy ? setup.params.delta : 0 },
+    final: {
+      accuracy: last?.accuracy ?? NaN, epsilon: setup.coordinator.epsilon, delta: setup.params.privacy ? setup.params.delta : 0,
+      guarantee: setup.coordinator.epsilonGuarantee, againstCoordinator: setup.coordinator.againstCoordinator,
+    },
   };
 }
