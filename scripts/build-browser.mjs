@@ -37,6 +37,8 @@ await build({
   platform: 'browser',
   target: 'es2022',
   minify: true,
+  // Error classes keep their names (PolicyViolation, ThresholdNotMet, ...) for the page's own handling.
+  keepNames: true,
   sourcemap: false,
   outfile: path.join(outdir, 'fedveil-client.js'),
   plugins: [noNodeBuiltins],
