@@ -95,7 +95,7 @@ export class SecAggClient implements SecAggClientApi {
   [OMIT_PAIRWISE_MASK]?: (peer: number) => boolean;
   /**
    * Mask PRG backend override (tests: force 'webcrypto' on Node). Default
-   * {@link clientMaskBackend}(). Every backend gives the same masked input.
+   * `clientMaskBackend()` ('node' where node:crypto exists, else 'webcrypto', else 'noble'). Every backend gives the same masked input.
    */
   prgBackend: PrgBackend | undefined = undefined;
 
