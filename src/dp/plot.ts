@@ -4,8 +4,11 @@
  * and rendered headless (`renderer: 'none'`, `View#toSVG`): no browser, no
  * canvas, no network (all data is inline).
  *
- * `vega` is imported lazily so that importing the dp layer does not load it.
+ * `vega` is an optional dependency, imported lazily so that importing the
+ * dp layer does not load it; without it `renderEpsilonPlot` rejects with
+ * MissingDependency (code MISSING_DEPENDENCY).
  */
+import { asMissingDependency } from '../util/optional.js';
 import type { AccountantName } from './ledger-format.js';
 import type { LedgerReport } from './ledger-verify.js';
 
@@ -125,7 +128,12 @@ export function epsilonPlotSpec(input: EpsilonPlotInput): Record<string, unknown
 
 /** Render the plot to an SVG document string. */
 export async function renderEpsilonPlot(input: EpsilonPlotInput): Promise<string> {
-  const vega = await import('vega');
+  let vega: typeof import('vega');
+  try {
+    vega = await import('vega');
+  } catch (err) {
+    throw asMissingDependency(err, 'the epsilon plot');
+  }
   const view = new vega.View(vega.parse(epsilonPlotSpec(input) as unknown as Parameters<typeof vega.parse>[0]), { renderer: 'none' });
   try {
     return await view.toSVG();

