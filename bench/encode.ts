@@ -1,5 +1,5 @@
 /**
- * Benchmarks of the encode/ layer at d = 10^6 (DESIGN.md section 8):
+ * Benchmarks of the encode/ layer at d = 10^6 (docs/encode.md):
  * modular vector sums (elements/s, b = 32 and b = 20), the randomized
  * Hadamard rotation and its inverse (elements/s), stochastic rounding
  * (elements/s), modular wrap / centre, and bit packing at b = 16 and b = 20
@@ -135,7 +135,7 @@ function naiveFwht(x: Float64Array): void {
   }
 }
 
-// ---- whole pipelines (DESIGN.md section 4, without the DP noise and masks) --
+// ---- whole pipelines (the encoding of docs/encode.md, without the DP noise and masks) --
 {
   const update = new Float32Array(d);
   const g = fillRandomUint32(new Uint32Array(d), rng);

@@ -1,5 +1,5 @@
 /**
- * Federated-learning benchmarks (issue 6; results and commands in docs/fl.md).
+ * Federated-learning benchmarks (results and commands in docs/fl.md).
  *
  *   npx tsx bench/fl.ts --experiment <name> [--json] [--rounds R] [--seed S] [--aggregation secagg|plain-sum]
  *

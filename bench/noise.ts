@@ -1,5 +1,5 @@
 /**
- * Benchmarks of the distributed-DP noise layer (DESIGN.md section 8, issue 5):
+ * Benchmarks of the distributed-DP noise layer (docs/distributed-dp.md):
  * exact discrete Gaussian and Skellam samplers at sigma = 10 and 10^4
  * (Skellam with variance sigma^2, i.e. mu = sigma^2 / 2), driven by the
  * platform CSPRNG as in production, and privatizeUpdate / decodeAggregate at

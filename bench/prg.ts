@@ -1,5 +1,6 @@
 /**
- * Mask-PRG benchmark (DESIGN.md section 8: mask expansion is PRG-bound).
+ * Mask-PRG benchmark (a SecAgg client's masking time is bound by mask
+ * expansion, i.e. by the PRG).
  *
  * Measures, at d = 10^6 words (4 MB of keystream):
  * - prgExpand and prgAddInto (sign +1) at b = 32 and b = 16 on the default

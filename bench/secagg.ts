@@ -1,5 +1,5 @@
 /**
- * Secure-aggregation benchmark: the two target settings of issue 3, each a
+ * Secure-aggregation benchmark: the two target settings below, each a
  * real in-memory SecAgg round (src/cli/bench.ts `benchSecAgg`, the same
  * code as `fedveil bench secagg`), reporting medians of client time, server
  * time, bytes per client, expansion and the PRG-limit ratio, plus whether

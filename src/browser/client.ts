@@ -72,7 +72,7 @@ export async function runBrowserClient(opts: BrowserClientOptions): Promise<Part
   const ledger = await ClientPrivacyLedger.open(store, { signingKey: identity.secretKey, budget: { epsilon: policy.budget.epsilon, delta: policy.budget.delta }, maxParticipations: policy.budget.maxParticipations });
   const id = hex(identity.publicKey);
   const log = (line: string): void => opts.onLog?.(line);
-  // Issue 7: the mask PRG runs on WebCrypto AES-CTR here (async; no node:crypto in a browser).
+  // The mask PRG runs on WebCrypto AES-CTR here (async; no node:crypto in a browser).
   log(`identity ${id.slice(0, 16)}..., tfjs backend ${tf.getBackend()}, mask PRG ${clientMaskBackend()}`);
   const train = trainingInput({ examples: opts.examples ?? 64, onTrained: (r) => log(`round ${r.round}: trained on ${r.examples} local examples, loss ${r.loss.toFixed(4)}`) });
   const input = async (info: RoundInfo): Promise<Uint32Array> => {

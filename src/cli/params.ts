@@ -1,7 +1,7 @@
 /**
  * `fedveil params --clients N --dropout p --corrupt g
  *   [--adversary semi-honest|semi-malicious] [--security 40] [--correctness 20] [--json]`
- * (DESIGN.md section 7): the SecAgg+ neighbour graph for N clients (Bell et
+ * (docs/cli.md): the SecAgg+ neighbour graph for N clients (Bell et
  * al. 2020, calibrated like Google's production finder). `--json` prints
  * `{"degree","threshold","graph"}` and nothing else.
  */

@@ -1,6 +1,6 @@
 /**
  * `fedveil serve`: a secure-aggregation coordinator over WebSocket
- * (DESIGN.md section 7). Enrols clients (a file of Ed25519 public keys or a
+ * (docs/network.md). Enrols clients (a file of Ed25519 public keys or a
  * shared enrolment token), opens rounds once `--min-clients` are connected,
  * drives SecAgg with per-stage deadlines, and serves the status page
  * (`GET /`), JSON status (`GET /status`) and, with `--demo`, the browser

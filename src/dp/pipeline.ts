@@ -1,6 +1,6 @@
 /**
- * The distributed-DP pipeline of one client and of the server (DESIGN.md
- * section 4; Kairouz, Liu, Steinke, ICML 2021, Algorithm 1; Agarwal, Kairouz,
+ * The distributed-DP pipeline of one client and of the server
+ * (docs/distributed-dp.md; Kairouz, Liu, Steinke, ICML 2021, Algorithm 1; Agarwal, Kairouz,
  * Liu, NeurIPS 2021):
  *
  *   client: clip to C -> rotate (public round seed) -> scale by s

@@ -4,7 +4,7 @@
  * Algorithm 1: "modular clipping" to [0, 2^b)), the server's signed
  * centring back to [-2^(b-1), 2^(b-1)), and the element-wise sums and
  * differences secure aggregation runs on (Bonawitz et al., CCS 2017: inputs
- * and masks live in Z_R with R = 2^b, DESIGN.md section 3).
+ * and masks live in Z_R with R = 2^b).
  *
  * Exactness: ECMAScript ToUint32 / ToInt32 reduce any integer-valued double
  * mathematically mod 2^32, and 2^b divides 2^32, so `(v >>> 0) & mask` is

@@ -115,8 +115,8 @@ export function clipL2(x: FloatVector, clipNorm: number): { clipped: Float64Arra
 }
 
 /**
- * `x * factor` as a fresh Float64Array (the scaling `s` of DESIGN.md section
- * 4, step 3, applied before stochastic rounding).
+ * `x * factor` as a fresh Float64Array (the scaling `s` of the distributed-DP
+ * encoding, docs/encode.md, applied before stochastic rounding).
  *
  * @throws InvalidArgument for a non-float vector, a non-finite entry or a
  *   factor that is not a finite number > 0.

@@ -1,7 +1,7 @@
 /**
  * Bit packing of b-bit values (1 <= b <= 32) into bytes and back: the wire
- * format of masked vectors in Z / 2^b Z (DESIGN.md section 3: "on the wire,
- * vectors are bit-packed to b bits"), so a vector of d values costs exactly
+ * format of masked vectors in Z / 2^b Z (on the wire, vectors are
+ * bit-packed to b bits), so a vector of d values costs exactly
  * ceil(d * b / 8) bytes (the communication figure of Bonawitz et al.,
  * CCS 2017, assumes this).
  *

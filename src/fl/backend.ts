@@ -1,5 +1,5 @@
 /**
- * TensorFlow.js backend selection for fedveil (DESIGN.md section 6).
+ * TensorFlow.js backend selection for fedveil (docs/fl.md, Backends).
  *
  * Best first:
  *  1. `tfjs-node` (`@tensorflow/tfjs-node`, native libtensorflow) when it can

@@ -1,6 +1,6 @@
 /**
- * A federated-learning client around any tfjs LayersModel (DESIGN.md
- * sections 6 and 9): load the global weights, train on local data that
+ * A federated-learning client around any tfjs LayersModel (docs/fl.md):
+ * load the global weights, train on local data that
  * never leaves the client, compute the update delta = local - global, and
  * encode it for secure aggregation with the round's codec (clip, rotate,
  * scale, round, add integer noise, wrap: section 4). Only the encoded,

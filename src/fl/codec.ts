@@ -13,7 +13,7 @@
  *   range = 4 the resolution is 1/s ~ 2e-8: the average is exact to float32
  *   precision for practical purposes.
  * - the distributed-DP codec (dpCodec in coordinator.ts) wrapping the dp
- *   layer's plan / privatizeUpdate / decodeAggregate (DESIGN.md section 4).
+ *   layer's plan / privatizeUpdate / decodeAggregate (docs/distributed-dp.md).
  */
 import { stochasticRound, wrap, centre } from '../encode/index.js';
 import { systemRandom, type RandomSource } from '../crypto/random.js';

@@ -1,6 +1,6 @@
 /**
- * The federated-learning coordinator of a simulation (DESIGN.md sections 6
- * and 9): one object that runs rounds of
+ * The federated-learning coordinator of a simulation (docs/fl.md): one
+ * object that runs rounds of
  *
  *   Poisson client sampling at rate q (Kairouz et al. / McMahan et al. 2018
  *   "Learning Differentially Private Recurrent Language Models": each client

@@ -190,7 +190,7 @@ export interface PrivateCoordinatorOptions {
 }
 
 /**
- * The high-level shape of DESIGN.md section 9: a Coordinator with calibrated
+ * The high-level entry point (README, docs/fl.md): a Coordinator with calibrated
  * distributed DP, a fresh signed ledger and the secure-aggregation protocol.
  * Close the returned ledger when done.
  */

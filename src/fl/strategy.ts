@@ -1,7 +1,7 @@
 /**
  * Server optimisers for federated learning, acting on the DECODED average
- * update only (DESIGN.md section 6: the server never sees a single client's
- * update, only the unmasked, noised average).
+ * update only (the server never sees a single client's update, only the
+ * unmasked, noised average).
  *
  * With `delta` = mean over clients of (local weights - global weights):
  * - FedAvg (McMahan et al. 2017), with a server learning rate eta

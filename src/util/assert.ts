@@ -1,6 +1,6 @@
 /**
- * Tiny named assertions used at every public boundary (STYLE.md: validate
- * at the boundary, then trust the inside). Each throws InvalidArgument with
+ * Tiny named assertions used at every public boundary (inputs are
+ * validated at the boundary, and the inside then trusts them). Each throws InvalidArgument with
  * a message that names the argument and what was expected.
  */
 import { InvalidArgument } from '../errors.js';

@@ -54,7 +54,7 @@ describe('planDistributedDp', () => {
     });
   }
 
-  test('the DESIGN section 9 call shape works: mechanism defaults to ddg', () => {
+  test('the documented call shape works: mechanism defaults to ddg', () => {
     const { mechanism, ...rest } = base;
     void mechanism;
     const plan = planDistributedDp(rest, deterministicRandom(12));

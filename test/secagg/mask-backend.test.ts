@@ -1,6 +1,5 @@
 /**
- * The client's mask PRG backends (issue 7: WebCrypto for the mask PRG in
- * browsers). On Node the client masks with the synchronous node:crypto
+ * The client's mask PRG backends (WebCrypto for the mask PRG in browsers). On Node the client masks with the synchronous node:crypto
  * AES-CTR; browsers have no node:crypto and use the async WebCrypto path.
  * Node also has `crypto.subtle`, so forcing a client's `prgBackend` to
  * 'webcrypto' (or 'noble') runs the browser path here. Rounds with the same

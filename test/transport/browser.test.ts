@@ -5,7 +5,7 @@
  * complete training round; the aggregate must equal the plain sum of the 5
  * participants' encoded updates (revealed to the test only: files for the
  * Node clients, page state for the tabs), and the tabs must have masked
- * with the WebCrypto AES-CTR PRG (issue 7), not noble. A screenshot of the demo page is
+ * with the WebCrypto AES-CTR PRG, not noble. A screenshot of the demo page is
  * saved to test-artifacts/demo.png.
  *
  * Condition: needs Chromium at $CHROMIUM_PATH or /usr/bin/chromium (`.ci/run`
@@ -63,7 +63,7 @@ describe('browser clients (headless Chromium)', () => {
         expect(s.error).toBeNull();
         expect(s.status).toBe('done');
         expect(s.completed).toBe(1);
-        // Issue 7: the tabs mask with WebCrypto AES-CTR (self mask + one per neighbour; 3 vectors per
+        // The tabs mask with WebCrypto AES-CTR (self mask + one per neighbour; 3 vectors per
         // tab in this 5-client round), never with the noble fallback.
         expect(s.maskPrg.backend).toBe('webcrypto');
         expect(s.maskPrg.adds.webcrypto).toBeGreaterThanOrEqual(1 + s.completed);
