@@ -38,7 +38,7 @@ import { BudgetExceeded, FedveilError, InvalidArgument, LedgerIntegrityError } f
 import { anumber, aoneOf, apositive } from '../util/assert.js';
 import { ed25519KeyPair, ed25519PublicKey, type Ed25519KeyPair } from '../crypto/index.js';
 import type { RandomSource } from '../crypto/random.js';
-import { validateEvent, type DpEvent } from './events.js';
+import { composedEvent, guaranteeOf, validateEvent, type DpEvent, type Guarantee } from './events.js';
 import {
   ACCOUNTANT_NAMES, LEDGER_FORMAT, LEDGER_VERSION, LedgerVerificationError, canonicalJson, lowerHexToBytes, lineHash,
   signLine, bytesToLowerHex, type AccountantName, type JsonValue, type LedgerHeader, type LedgerRoundParams,
@@ -385,6 +385,16 @@ export class PrivacyLedger {
   /** SHA-256 of the last line: publish it so that an auditor can detect lines cut off the end. */
   get headHash(): string {
     return this.#headHash;
+  }
+
+  /**
+   * Whom {@link epsilon} protects against: 'model-observers' when a recorded
+   * event is amplified by sampling (valid only if sampling was done as
+   * recorded), else 'coordinator' (a bound for a client in every round);
+   * null before the first round.
+   */
+  get guarantee(): Guarantee | null {
+    return this.#runs.length === 0 ? null : guaranteeOf(composedEvent(this.#runs.map((r) => r.event)));
   }
 
   /** The salt of this ledger's participant hashes: the SHA-256 (hex) of its header line. */
