@@ -52,6 +52,8 @@ export class MerkleTree {
   readonly size: number;
   readonly root: Uint8Array;
   private readonly leaves: readonly Uint8Array[];
+  /** Hash of every subtree, by its leaf range: a tree of n leaves has 2n - 1 of them, so proofs are O(log n) lookups. */
+  private readonly nodes = new Map<number, Uint8Array>();
 
   constructor(leafHashes: readonly Uint8Array[]) {
     if (!Array.isArray(leafHashes) || leafHashes.length === 0) throw new InvalidArgument('MerkleTree: needs at least one leaf');
@@ -64,8 +66,13 @@ export class MerkleTree {
   private hashRange(from: number, to: number): Uint8Array {
     const n = to - from;
     if (n === 1) return this.leaves[from]!;
+    const key = from * this.leaves.length + to;
+    const hit = this.nodes.get(key);
+    if (hit) return hit;
     const k = split(n);
-    return nodeHash(this.hashRange(from, from + k), this.hashRange(from + k, to));
+    const h = nodeHash(this.hashRange(from, from + k), this.hashRange(from + k, to));
+    this.nodes.set(key, h);
+    return h;
   }
 
   /** Inclusion proof of leaf `index` (RFC 6962 audit path). */
