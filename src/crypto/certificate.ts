@@ -27,6 +27,7 @@
 import { InvalidArgument } from '../errors.js';
 import { abytes, aint } from '../util/assert.js';
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from './signatures.js';
+import { bytesToHex } from '../util/hex.js';
 
 export const CERTIFICATE_VERSION = 1;
 export const CERTIFICATE_BYTES = 1 + 32 + 8 + 8 + 8 + 32 + 64;
@@ -166,11 +167,7 @@ export interface CertificateCheck {
   readonly revoked?: RevokedSerials;
 }
 
-function hexOf(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
-}
+const hexOf = bytesToHex;
 
 /**
  * Undefined when `cert` is a valid certificate from a pinned authority for

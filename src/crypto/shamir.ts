@@ -27,6 +27,7 @@
  */
 import { CryptoError, InvalidArgument } from '../errors.js';
 import { abytes, aint } from '../util/assert.js';
+import { bytesToHex } from '../util/hex.js';
 import { systemRandom, type RandomSource } from './random.js';
 
 /** One Shamir share: x = 1-based client index, y = 33-byte big-endian field element. */
@@ -86,15 +87,16 @@ function invert(a: bigint): bigint {
 }
 
 function bytesToBigint(b: Uint8Array): bigint {
-  let hex = '';
-  for (let i = 0; i < b.length; i++) hex += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
-  return hex.length === 0 ? 0n : BigInt('0x' + hex);
+  return b.length === 0 ? 0n : BigInt('0x' + bytesToHex(b));
 }
 
 function bigintToBytes(x: bigint, length: number): Uint8Array {
-  const hex = x.toString(16).padStart(2 * length, '0');
+  // Big-endian, exactly `length` bytes (x < 256^length).
   const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  for (let i = length - 1; i >= 0; i--) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
   return out;
 }
 

@@ -30,6 +30,7 @@ import { InvalidArgument, InvalidPublicKey } from '../errors.js';
 import { abytes, aoneOf } from '../util/assert.js';
 import { nodeCrypto } from './native.js';
 import { randomBytes, systemRandom, type RandomSource } from './random.js';
+import { hexToBytes } from '../util/hex.js';
 
 /** An X25519 key pair (32 bytes each). */
 export interface X25519KeyPair {
@@ -79,11 +80,6 @@ function nodePrivateKey(nc: NonNullable<ReturnType<typeof nodeCrypto>>, secretKe
   return key;
 }
 
-function hexToBytes(h: string): Uint8Array {
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
 function bytesToBigintLE(b: Uint8Array): bigint {
   let x = 0n;

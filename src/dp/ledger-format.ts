@@ -4,10 +4,11 @@
  * A ledger is UTF-8 JSON Lines. Line 1 is a header; every further line is
  * one completed round. Each line:
  *
- * - is the **canonical JSON** of its object (keys sorted by UTF-16 code
- *   units at every depth, no whitespace, strings and numbers exactly as
- *   ECMAScript `JSON.stringify` writes them, no non-finite numbers), ended
- *   by a single `\n`. A verifier re-serialises every parsed line and
+ * - is the **canonical JSON** of its object, the JSON Canonicalization
+ *   Scheme of RFC 8785 (JCS: keys sorted by UTF-16 code units at every
+ *   depth, no whitespace, strings and numbers exactly as ECMAScript
+ *   `JSON.stringify` writes them, no non-finite numbers, no lone
+ *   surrogates), ended by a single `\n`. A verifier re-serialises every parsed line and
  *   rejects any line whose bytes differ, so no byte of a line can change
  *   without changing its parsed content (e.g. `1e-5` -> `1E-5`, upper-case
  *   hex, an escaped letter, a duplicated key or a `\r` are all rejected);
@@ -27,6 +28,7 @@
  */
 import { LedgerIntegrityError, InvalidArgument } from '../errors.js';
 import { sha256, ed25519Sign, ed25519Verify } from '../crypto/index.js';
+import { bytesToHex, hexToBytes } from '../util/hex.js';
 import type { AccountantKind } from './accountant.js';
 import type { DpEvent } from './events.js';
 
@@ -195,7 +197,7 @@ function canonicalInto(v: unknown, out: string[], path: string): void {
     if (!Number.isFinite(v)) throw new InvalidArgument(`ledger: ${path} is ${v}; JSON has no non-finite numbers`);
     out.push(JSON.stringify(v));
   } else if (typeof v === 'string') {
-    out.push(JSON.stringify(v));
+    out.push(jcsString(v, path));
   } else if (Array.isArray(v)) {
     out.push('[');
     v.forEach((x, i) => {
@@ -210,7 +212,7 @@ function canonicalInto(v: unknown, out: string[], path: string): void {
     out.push('{');
     keys.forEach((k, i) => {
       if (i > 0) out.push(',');
-      out.push(JSON.stringify(k), ':');
+      out.push(jcsString(k, `${path} key`), ':');
       canonicalInto(obj[k], out, `${path}.${k}`);
     });
     out.push('}');
@@ -219,10 +221,25 @@ function canonicalInto(v: unknown, out: string[], path: string): void {
   }
 }
 
+// I-JSON (RFC 7493), which JCS requires: strings are Unicode, so a lone
+// surrogate (which JSON.stringify would escape as \udXXX) is refused.
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function jcsString(s: string, path: string): string {
+  if (LONE_SURROGATE.test(s)) throw new InvalidArgument(`ledger: ${path} has a lone surrogate; JSON strings must be valid Unicode`);
+  return JSON.stringify(s);
+}
+
 /**
- * Canonical JSON: sorted keys at every depth, no whitespace, ECMAScript
- * number and string serialisation; `undefined` object members are omitted.
- * Throws InvalidArgument for non-finite numbers and non-plain objects.
+ * Canonical JSON per RFC 8785, the JSON Canonicalization Scheme (JCS):
+ * object members sorted by the UTF-16 code units of their names at every
+ * depth, no whitespace, strings and numbers serialised as ECMAScript does
+ * (`JSON.stringify`: shortest round-trip numbers, `-0` as `0`, only `"`,
+ * `\\` and control characters escaped). The input must be I-JSON: non-finite
+ * numbers, lone surrogates and non-plain objects throw InvalidArgument.
+ * One extension for JavaScript callers: `undefined` object members are
+ * omitted. test/dp/jcs.test.ts checks the RFC's examples and its Appendix B
+ * number table.
  */
 export function canonicalJson(value: unknown): string {
   const out: string[] = [];
@@ -235,17 +252,13 @@ export function canonicalJson(value: unknown): string {
 
 const HEX = /^[0-9a-f]*$/;
 
-export function bytesToLowerHex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
-  return s;
-}
+/** Lower-case hex (src/util/hex.ts). */
+export const bytesToLowerHex = bytesToHex;
 
 /** Lower-case hex only (upper case would give two spellings of one key). */
 export function lowerHexToBytes(name: string, hex: string, length?: number): Uint8Array {
   if (typeof hex !== 'string' || hex.length % 2 !== 0 || !HEX.test(hex)) throw new InvalidArgument(`${name}: expected lower-case hex`);
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  const out = hexToBytes(hex, name);
   if (length !== undefined && out.length !== length) throw new InvalidArgument(`${name}: expected ${length} bytes, got ${out.length}`);
   return out;
 }

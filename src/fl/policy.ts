@@ -30,6 +30,7 @@ import { InvalidArgument } from '../errors.js';
 import { DEFAULT_DP_FLOOR, type DpFloor } from '../dp/plan-verify.js';
 import type { DistributedMechanism } from '../dp/plan.js';
 import { decodeCertificate, verifyRevocationList, type Certificate, type RevocationList } from '../crypto/certificate.js';
+import { hexToBytes } from '../util/hex.js';
 
 export interface ClientPolicyDp extends DpFloor {
   /** Refuse rounds that carry no DP plan (default true). */
@@ -100,10 +101,7 @@ function hexBytes(field: string, v: unknown, length: number): Uint8Array {
     return Uint8Array.from(v);
   }
   if (typeof v !== 'string' || !/^[0-9a-fA-F]*$/.test(v) || v.length !== 2 * length) fail(field, `expected ${length} bytes as hex`);
-  const s = v as string;
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return hexToBytes(v as string, field);
 }
 
 function int(field: string, v: unknown, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -211,9 +209,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 export function parseCertificate(v: unknown): Certificate {
   const hex = typeof v === 'string' ? v : typeof v === 'object' && v !== null ? (v as { certificate?: unknown }).certificate : undefined;
   if (typeof hex !== 'string' || !/^[0-9a-fA-F]+$/.test(hex) || hex.length % 2 !== 0) throw new InvalidArgument('certificate: expected { "certificate": "<hex>" }');
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  const cert = decodeCertificate(bytes);
+  const cert = decodeCertificate(hexToBytes(hex, 'certificate'));
   if (!cert) throw new InvalidArgument('certificate: not a well-formed fedveil certificate');
   return cert;
 }

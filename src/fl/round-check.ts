@@ -34,6 +34,7 @@ import type { SecAggConfig } from '../secagg/types.js';
 import { planHash, verifyPlan } from '../dp/plan-verify.js';
 import type { DistributedDpPlan } from '../dp/plan.js';
 import type { ClientPolicy } from './policy.js';
+import { bytesToHex } from '../util/hex.js';
 
 /** The public round parameters as the coordinator announced them. */
 export interface AnnouncedRound {
@@ -79,11 +80,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
-function hexOf(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
-}
+const hexOf = bytesToHex;
 
 function revokedSerials(policy: ClientPolicy): RevokedSerials {
   const m = new Map<string, Set<number>>();

@@ -29,6 +29,7 @@
  * (wss://); these signatures give authenticity even without it.
  */
 import { ed25519Sign, ed25519Verify, sha256 } from '../crypto/index.js';
+import { bytesToHex, hexToBytes, isHex } from '../util/hex.js';
 
 const enc = new TextEncoder();
 const AUTH_LABEL = enc.encode('fedveil/v1/transport/auth');
@@ -59,17 +60,12 @@ function u32be(v: number): Uint8Array {
   return b;
 }
 
-export function hex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
-  return s;
-}
+/** Lower-case hex (src/util/hex.ts). */
+export const hex = bytesToHex;
 
 export function fromHex(s: string): Uint8Array {
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(s)) throw new TypeError('not a hex string');
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  if (!isHex(s)) throw new TypeError('not a hex string');
+  return hexToBytes(s);
 }
 
 /** The bytes the client signs to answer the challenge. */
