@@ -20,7 +20,7 @@ const EXPECTED = {
   crypto: [
     'AEAD_OVERHEAD', 'InvalidShare', 'MerkleTree', 'aeadOpen', 'aeadSeal', 'checkCertificate',
     'decodeCertificate', 'deriveKey', 'deterministicRandom', 'ed25519Backend', 'ed25519KeyPair',
-    'ed25519PublicKey', 'ed25519Sign', 'ed25519Verify', 'encodeCertificate', 'hkdfSha256', 'issueCertificate',
+    'ed25519PublicKey', 'ed25519Sign', 'ed25519Verify', 'encodeCertificate', 'hkdfSha256', 'kdfInfo', 'issueCertificate',
     'prgAddInto', 'prgAddIntoAsync', 'prgAddManyInto', 'prgAddManyIntoAsync', 'prgBackend', 'prgExpand',
     'prgExpandAsync', 'prgSyncBackend', 'randomBytes', 'sha256', 'shamirCombine', 'shamirSplit',
     'signRevocationList', 'systemRandom', 'verifyMerkleProof', 'verifyRevocationList', 'x25519Agree',

@@ -4,7 +4,7 @@
  * sharing. Protocol-agnostic; see docs/crypto.md.
  */
 export { randomBytes, systemRandom, deterministicRandom, type RandomSource } from './random.js';
-export { sha256, hkdfSha256, deriveKey } from './hash.js';
+export { sha256, hkdfSha256, deriveKey, kdfInfo } from './hash.js';
 export { ed25519KeyPair, ed25519PublicKey, ed25519Sign, ed25519Verify, ed25519Backend, type Ed25519KeyPair, type Ed25519Backend } from './signatures.js';
 export { x25519KeyPair, x25519PublicKey, x25519Agree, x25519Backend, type X25519KeyPair, type X25519Backend } from './x25519.js';
 export { aeadSeal, aeadOpen, AEAD_OVERHEAD } from './aead.js';

@@ -1,6 +1,5 @@
 import { createHash, hkdfSync } from 'node:crypto';
-import { deriveKey, hkdfSha256, sha256 } from '../../src/crypto/index.js';
-import { kdfInfo } from '../../src/crypto/hash.js';
+import { deriveKey, hkdfSha256, kdfInfo, sha256 } from '../../src/crypto/index.js';
 import { InvalidArgument } from '../../src/errors.js';
 import { hex, loadVectors, toHex } from './helpers.js';
 import { expectFedveilError } from '../expect-error.js';
