@@ -19,6 +19,7 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./ledger.js'),
   () => import('./serve.js'),
   () => import('./join.js'),
+  () => import('./authority.js'),
   () => import('./epsilon.js'),
   () => import('./calibrate.js'),
   () => import('./simulate.js'),

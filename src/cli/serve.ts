@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import type { DistributedDpPlan } from '../dp/plan.js';
 import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability } from './common.js';
 import { applyAverage, dpCodec, modelDimension, parseModelSpec, trainingCodec } from '../transport/training-codec.js';
 import type { PrivacyLedger } from '../dp/ledger.js';
@@ -32,6 +33,9 @@ interface ServeOptions {
   stageTimeout: number;
   dropout: number;
   mode: 'semi-honest' | 'active';
+  authority?: string[];
+  revocations?: string;
+  colluders: number;
   cert?: string;
   key?: string;
   demo?: boolean;
@@ -83,7 +87,10 @@ export function register(program: Command): void {
     .option('--dim <d>', 'vector length', parsePositiveInteger, 1000)
     .option('--bits <b>', 'modulus bits (sum mod 2^b)', parsePositiveInteger, 20)
     .option('--stage-timeout <ms>', 'per-stage deadline; silent clients become dropouts', parsePositiveInteger, 30000)
-    .option('--mode <m>', 'SecAgg server model: semi-honest, or active (signed keys + ConsistencyCheck with the clients\' identities)', 'semi-honest')
+    .option('--mode <m>', 'SecAgg server model: active (signed keys + ConsistencyCheck with the clients\' identities; what client policies require by default) or semi-honest (development)', 'active')
+    .option('--authority <hex>', 'admit only clients with a valid certificate from this enrolment authority (repeatable); clients whose policy requires certificates refuse rosters with uncertified members', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--revocations <file>', 'revocation list of the authority (fedveil authority revoke): revoked clients are refused')
+    .option('--colluders <g>', 'colluding clients the clients\' policies tolerate: thresholds satisfy 2t > k + 1 + g, noise is calibrated to t - g', parseInteger, 1)
     .option('--dropout <p>', 'dropout fraction the SecAgg+ parameters tolerate', parseProbability, 0.1)
     .option('--cert <file>', 'TLS certificate (PEM): serve wss:// and https://')
     .option('--key <file>', 'TLS private key (PEM)')
@@ -115,11 +122,18 @@ export function register(program: Command): void {
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
-  if (!opts.clientsFile && !opts.enrolToken) throw new CliExit(2, 'serve: give --clients-file and/or --enrol-token (no open enrolment)');
+  if (!opts.clientsFile && !opts.enrolToken && !opts.authority) throw new CliExit(2, 'serve: give --authority, --clients-file and/or --enrol-token (no open enrolment)');
   if (Boolean(opts.cert) !== Boolean(opts.key)) throw new CliExit(2, 'serve: --cert and --key go together');
   if (opts.bits > 32) throw new CliExit(2, 'serve: --bits must be at most 32');
   if (opts.minClients < 2) throw new CliExit(2, 'serve: --min-clients must be at least 2');
   if (opts.mode !== 'semi-honest' && opts.mode !== 'active') throw new CliExit(2, 'serve: --mode must be semi-honest or active');
+  if (opts.colluders < 0) throw new CliExit(2, 'serve: --colluders must be at least 0');
+  const authorities = (opts.authority ?? []).map((a) => {
+    if (!/^[0-9a-fA-F]{64}$/.test(a)) throw new CliExit(2, `serve: --authority expects a 32-byte Ed25519 public key in hex, got ${a.slice(0, 70)}`);
+    return Uint8Array.from(Buffer.from(a, 'hex'));
+  });
+  const { planHash: planHashOf } = await import('../dp/plan-verify.js');
+  const revoked = opts.revocations ? await loadRevocations(opts.revocations, authorities) : undefined;
   let global: Float32Array | undefined;
   let evaluate: ((w: Float32Array) => number) | undefined;
   let accuracy: number | null = null;
@@ -139,10 +153,17 @@ async function serve(opts: ServeOptions): Promise<void> {
   const modelDim = opts.dim;
   const dp = opts.noiseMultiplier !== undefined ? await import('../dp/plan.js') : undefined;
   const minSurvivors = (n: number): number => Math.max(2, Math.ceil(n * (1 - opts.dropout)));
-  const planFor = (n: number) =>
-    dp!.planDistributedDp({ clipNorm: opts.clip, noiseMultiplier: opts.noiseMultiplier!, expectedClients: n, maxClients: n, minClients: minSurvivors(n), dim: modelDim, bits: opts.bits, mechanism: opts.mechanism });
+  // I6: calibrated to the honest minimum the clients can check: on the full
+  // graph minSurvivors - g (the only decodable sum is the whole survivor set),
+  // on a SecAgg+ graph t - g (sums over groups of >= t survivors are decodable).
+  const planFor = (n: number, params: { graph: 'full' | 'harary'; threshold: number; minSurvivors: number }) =>
+    dp!.planDistributedDp({
+      clipNorm: opts.clip, noiseMultiplier: opts.noiseMultiplier!, expectedClients: n, maxClients: n,
+      minClients: params.graph === 'full' ? params.minSurvivors : params.threshold, colluders: opts.colluders,
+      dim: modelDim, bits: opts.bits, mechanism: opts.mechanism,
+    });
   // The rounds sum the rotated, padded update (length paddedDim).
-  if (dp) opts.dim = planFor(opts.minClients).paddedDim;
+  if (dp) opts.dim = planFor(opts.minClients, { graph: 'full', threshold: opts.minClients, minSurvivors: opts.minClients }).paddedDim;
   const plans = new Map<number, ReturnType<typeof planFor>>();
   await assertCanListen(opts.host, opts.port);
   const ledger = opts.ledger ? await openLedger(opts.ledger, opts.ledgerKey ?? `${opts.ledger}.key`, opts) : undefined;
@@ -222,14 +243,18 @@ async function serve(opts: ServeOptions): Promise<void> {
     readyWaitMs: opts.readyWait,
     dropout: opts.dropout,
     mode: opts.mode,
+    colluders: opts.colluders,
+    ...(authorities.length > 0 ? { authorities } : {}),
+    ...(revoked ? { revoked } : {}),
+    ...(dp ? { planHash: (plan: Record<string, unknown>) => planHashOf(plan as unknown as DistributedDpPlan) } : {}),
     ...(ledger ? { firstRound: ledger.rounds + 1 } : {}),
     ...(dp ? { minSurvivors } : {}),
     ...(opts.model
       ? {
-          task: (round: number, n: number) => {
+          task: (round: number, n: number, params: { graph: 'full' | 'harary'; threshold: number; minSurvivors: number }) => {
             let dpPlan: Record<string, unknown> | undefined;
             if (dp) {
-              const plan = planFor(n);
+              const plan = planFor(n, params);
               // Budget guard: refuse the round before any client is asked for data.
               ledger?.checkBudget(plan.event);
               plans.set(round, plan);
@@ -367,4 +392,25 @@ async function openLedger(file: string, keyFile: string, opts: ServeOptions): Pr
   }
   process.stderr.write(`fedveil serve: ledger ${file} ${opened.created ? 'created' : `continued after round ${ledger.rounds}`} (epsilon ${ledger.epsilon.toFixed(4)} of ${ledger.budget}); public key ${opened.publicKey} (auditors: fedveil audit --public-key ${opened.publicKey})\n`);
   return ledger;
+}
+
+/** Revoked serials from a `fedveil authority revoke` file, checked against the pinned authorities. */
+async function loadRevocations(file: string, authorities: Uint8Array[]): Promise<Map<string, Set<number>>> {
+  const { makeClientPolicy } = await import('../fl/policy.js');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (err) {
+    throw new CliExit(2, `serve: cannot read --revocations ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  let policy;
+  try {
+    // The policy parser verifies the list's signature and that its authority is pinned.
+    policy = makeClientPolicy({ authorities: authorities.map((a) => Buffer.from(a).toString('hex')), revocations: [parsed] });
+  } catch (err) {
+    throw new CliExit(2, `serve: --revocations ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const out = new Map<string, Set<number>>();
+  for (const r of policy.revocations) out.set(Buffer.from(r.authority).toString('hex'), new Set(r.serials));
+  return out;
 }

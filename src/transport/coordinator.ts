@@ -166,12 +166,18 @@ export interface CoordinatorOptions {
   rng?: RandomSource;
   /**
    * Fewest masked inputs a round of roster size n may unmask (distributed DP:
-   * the number of clients the noise is calibrated for, I6). With fewer, the
-   * round is aborted before any unmasking request is sent.
+   * the number of clients the noise is calibrated for, I6), raised to at
+   * least the threshold. It is part of the round configuration: the server
+   * aborts below it and every client refuses to unmask below it.
    */
   minSurvivors?: (n: number) => number;
-  /** What participants contribute in round `round` with roster size `n` (default: their own vectors). */
-  task?: (round: number, n: number) => RoundTask;
+  /**
+   * What participants contribute in round `round` with roster size `n` and
+   * the chosen SecAgg parameters (default: their own vectors). A DP plan
+   * must be calibrated to the honest minimum the clients can check:
+   * minSurvivors - g on the full graph, threshold - g on a SecAgg+ graph.
+   */
+  task?: (round: number, n: number, params: { graph: 'full' | 'harary'; degree: number; threshold: number; minSurvivors: number }) => RoundTask;
   /** Called (and awaited) when a round ends, before the next opens: ledger, results. */
   onRound?: (record: RoundRecord) => void | Promise<void>;
   onEvent?: (event: CoordinatorEvent) => void;
@@ -423,9 +429,11 @@ export class Coordinator {
       if (problem) return this.reject(session, CloseCode.AUTH_FAILED, 'NOT_CERTIFIED', `certificate ${problem}`);
     }
     if (cert !== undefined) session.cert = cert;
+    // A valid certificate from a configured authority is itself the enrolment.
+    const certified = this.opts.authorities !== undefined && this.opts.authorities.length > 0;
     const identity = hex(pk);
     const { enrolment } = this.opts;
-    if (!enrolment.enrolled.has(identity)) {
+    if (!certified && !enrolment.enrolled.has(identity)) {
       if (enrolment.token !== undefined && enrolment.token.length > 0 && constantTimeEqual(token, enrolment.token)) {
         if (this.tokenEnrolments >= this.maxTokenEnrolments) {
           return this.reject(session, CloseCode.ENROLMENT_LIMIT, 'ENROLMENT_LIMIT', `the enrolment token has registered its maximum of ${this.maxTokenEnrolments} identities`);
@@ -511,9 +519,10 @@ export class Coordinator {
     const n = roster.length;
     const { protocol } = this.opts;
     const mode = this.opts.mode ?? 'semi-honest';
-    const choice = protocol.chooseParams(n, this.opts.dropout ?? 0.1, mode === 'active' ? this.opts.colluders ?? 0 : 0);
+    const choice = protocol.chooseParams(n, this.opts.dropout ?? 0.1, mode === 'active' ? this.opts.colluders ?? 0 : 0, mode);
+    const minSurvivors = Math.min(n, Math.max(choice.threshold, this.opts.minSurvivors?.(n) ?? choice.threshold));
     // First, so that a refusal (the privacy budget guard) leaves no round behind.
-    const task: RoundTask = this.opts.task?.(this.nextRound, n) ?? { kind: 'vector' };
+    const task: RoundTask = this.opts.task?.(this.nextRound, n, { ...choice, minSurvivors }) ?? { kind: 'vector' };
     // The round commitment (I5): the roster's Merkle root, the plan, the
     // model and this coordinator's session; clients recompute the last three
     // from what they receive, and the root from the entries they check.
@@ -523,6 +532,7 @@ export class Coordinator {
     const config = protocol.makeConfig({
       n,
       threshold: choice.threshold,
+      minSurvivors,
       degree: choice.degree,
       graph: choice.graph,
       dim: this.opts.dim,
@@ -576,6 +586,7 @@ export class Coordinator {
         config: {
           n,
           threshold: config.threshold,
+          minSurvivors: config.minSurvivors,
           bits: config.bits,
           dim: config.dim,
           graph: config.graph,

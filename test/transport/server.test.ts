@@ -19,6 +19,9 @@ import { hex } from '../../src/transport/session.js';
 import { renderStatusPage } from '../../src/transport/status-page.js';
 import { WebSocketServerTransport } from '../../src/transport/ws-server.js';
 import { protocolUnderTest } from './protocol-under-test.js';
+import { insecureDevelopmentPolicy } from '../../src/fl/policy.js';
+/** Token-enrolled, uncertified test clients: the development policy (the attack tests use real policies). */
+const devPolicy = insecureDevelopmentPolicy();
 
 function haveOpenssl(): boolean {
   try {
@@ -55,7 +58,7 @@ describe('WebSocket server: TLS, status, idle timeout', () => {
       // Without the certificate trusted, the connection is refused.
       await expect(nodeConnector(transport.url())()).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
       const inputs: Uint32Array[] = [];
-      await Promise.all(ids.map(async (identity, i) => runParticipant({ channel: await nodeConnector(transport.url(), { ca: cert })(), identity, protocol: protocolUnderTest, input: ({ dim }) => (inputs[i] = new Uint32Array(dim).fill(i + 1)) })));
+      await Promise.all(ids.map(async (identity, i) => runParticipant({ policy: devPolicy, channel: await nodeConnector(transport.url(), { ca: cert })(), identity, protocol: protocolUnderTest, input: ({ dim }) => (inputs[i] = new Uint32Array(dim).fill(i + 1)) })));
       const want = new Uint32Array(8);
       for (const v of inputs) for (let j = 0; j < 8; j++) want[j] = (want[j]! + v[j]!) % 4096;
       expect(records[0]!.sum).toEqual(want);

@@ -15,6 +15,9 @@ import { authTranscript, channelBinding, hex, signAuth, signEnvelope, type Ident
 import { decodeServerMessage, encodeMessage } from '../../src/transport/wire.js';
 import { WebSocketServerTransport } from '../../src/transport/ws-server.js';
 import { protocolUnderTest } from './protocol-under-test.js';
+import { insecureDevelopmentPolicy } from '../../src/fl/policy.js';
+/** Token-enrolled, uncertified test clients: the development policy (the attack tests use real policies). */
+const devPolicy = insecureDevelopmentPolicy();
 
 const DIM = 16;
 const BITS = 16;
@@ -65,7 +68,7 @@ describe('WebSocket coordinator: auth, limits, malformed input', () => {
     const url = transport.url();
     try {
       // Unenrolled identity (valid signature, unknown key).
-      await expect(runParticipant({ channel: await nodeConnector(url)(), identity: key(99), protocol: protocolUnderTest, input: () => new Uint32Array(DIM) })).rejects.toMatchObject({ code: 'REJECTED_NOT_ENROLLED' });
+      await expect(runParticipant({ policy: devPolicy, channel: await nodeConnector(url)(), identity: key(99), protocol: protocolUnderTest, input: () => new Uint32Array(DIM) })).rejects.toMatchObject({ code: 'REJECTED_NOT_ENROLLED' });
       // Forged challenge signature: claims an honest client's key, signs with another.
       const victim = honest[0]!;
       const forgedAuth = await rawAttack(url, (ws, h) => {
@@ -103,7 +106,7 @@ describe('WebSocket coordinator: auth, limits, malformed input', () => {
       const inputs = new Map<string, Uint32Array>();
       let garbageDuringRound: Promise<number> | undefined;
       const runs = honest.map(async (identity, i) =>
-        runParticipant({
+        runParticipant({ policy: devPolicy,
           channel: await nodeConnector(url)(),
           identity,
           protocol: protocolUnderTest,
@@ -141,7 +144,7 @@ describe('WebSocket coordinator: auth, limits, malformed input', () => {
       return { welcomed, onWelcome };
     });
     const runs = honest.slice(0, 2).map(async (identity, i) =>
-      runParticipant({ channel: await nodeConnector(url)(), identity, protocol: protocolUnderTest, input: () => new Uint32Array(DIM), onEvent: (e) => e.type === 'welcome' && hooks[i]!.onWelcome() }),
+      runParticipant({ policy: devPolicy, channel: await nodeConnector(url)(), identity, protocol: protocolUnderTest, input: () => new Uint32Array(DIM), onEvent: (e) => e.type === 'welcome' && hooks[i]!.onWelcome() }),
     );
     const welcomed = hooks.map((h) => h.welcomed);
     const settled = Promise.allSettled(runs);
