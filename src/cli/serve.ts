@@ -18,7 +18,7 @@ import type { PrivacyLedger } from '../dp/ledger.js';
 import { Coordinator, type RoundRecord } from '../transport/coordinator.js';
 import { WebSocketServerTransport } from '../transport/ws-server.js';
 import { loadEnrolledKeys } from '../transport/node-client.js';
-import { renderStatusPage, type PrivacyStatus } from '../transport/status-page.js';
+import { formatCoordinatorEpsilon, formatLedgerEpsilon, renderStatusPage, type PrivacyStatus } from '../transport/status-page.js';
 
 interface ServeOptions {
   port: number;
@@ -176,7 +176,10 @@ async function serve(opts: ServeOptions): Promise<void> {
   // Loaded on use: the SecAgg core is only needed once a coordinator runs.
   const { secAggProtocol } = await import('../transport/secagg-protocol.js');
   let coordinator: Coordinator | undefined;
-  const privacy = (): PrivacyStatus => (ledger ? { epsilon: ledger.epsilon, budget: ledger.budget, delta: ledger.header.delta, ledgerRounds: ledger.rounds } : { epsilon: null, budget: null, delta: null, ledgerRounds: null });
+  // Both guarantees: the ledger's figure (every round composed, with its guarantee) and, per client, against the coordinator.
+  const privacy = (): PrivacyStatus => (ledger
+    ? { epsilon: ledger.epsilon, budget: ledger.budget, delta: ledger.header.delta, ledgerRounds: ledger.rounds, guarantee: ledger.guarantee, againstCoordinator: ledger.againstCoordinator() }
+    : { epsilon: null, budget: null, delta: null, ledgerRounds: null, guarantee: null, againstCoordinator: null });
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (req.method !== 'GET' || !coordinator) return false;
     const url = new URL(req.url ?? '/', 'http://x');
@@ -269,7 +272,7 @@ async function serve(opts: ServeOptions): Promise<void> {
           // Write-ahead: the round's cost is durable BEFORE its sum is unmasked (survivors = masked inputs
           // received). A failed append aborts the round with nothing unmasked and stops the server; a round
           // that aborts after this stays recorded (conservative).
-          beforeUnmask: async (info: { round: number; n: number; threshold: number; survivors: number }) => {
+          beforeUnmask: async (info: { round: number; n: number; threshold: number; survivors: number; participants: readonly Uint8Array[] }) => {
             const plan = plans.get(info.round);
             if (!plan) return;
             const appended = await ledger.appendRound({
@@ -280,8 +283,11 @@ async function serve(opts: ServeOptions): Promise<void> {
                 dimension: plan.dim, paddedDimension: plan.paddedDim, bits: plan.bits, scale: plan.scale,
               },
               meta: { coordinatorRound: info.round },
+              // The participant commitment: the clients whose masked inputs were received (hashed in the ledger).
+              participants: info.participants,
             });
-            log(`round ${info.round}: ledger line ${appended.round} written before unmasking, epsilon ${appended.epsilon.toFixed(4)} of ${appended.budget}`);
+            const p = privacy();
+            log(`round ${info.round}: ledger line ${appended.round} written before unmasking; epsilon ${formatLedgerEpsilon(p)}; against the coordinator per client: ${formatCoordinatorEpsilon(p.againstCoordinator)}`);
           },
         }
       : {}),

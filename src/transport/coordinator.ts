@@ -151,11 +151,12 @@ export interface CoordinatorOptions {
   planHash?: (plan: Record<string, unknown>) => Uint8Array;
   /**
    * Awaited before any unmasking request goes out, with the number of
-   * masked inputs the sum will hold: record the round's privacy cost here
-   * (write-ahead), so no sum is released before its cost is durable. A
+   * masked inputs the sum will hold and the public keys of their senders
+   * (`participants`, one per survivor): record the round's privacy cost
+   * here (write-ahead), so no sum is released before its cost is durable. A
    * throw aborts the round with nothing unmasked.
    */
-  beforeUnmask?: (info: { round: number; n: number; threshold: number; survivors: number }) => Promise<void>;
+  beforeUnmask?: (info: { round: number; n: number; threshold: number; survivors: number; participants: readonly Uint8Array[] }) => Promise<void>;
   /** Dropout fraction the SecAgg parameters must tolerate (default 0.1). */
   dropout?: number;
   /** Largest SecAgg frame accepted (bytes). */
@@ -225,6 +226,8 @@ interface ActiveRound {
   viaDeadline?: boolean;
   /** Masked inputs received (|U3|), once MaskedInputCollection closed. */
   masked?: number;
+  /** Public keys of the senders of those masked inputs. */
+  maskedKeys?: Uint8Array[];
 }
 
 /** Public status (served as GET /status). */
@@ -648,6 +651,7 @@ export class Coordinator {
     const stage = round.server.stage;
     if (round.stage === 'MaskedInputCollection' && stage !== round.stage && stage !== 'Aborted') {
       round.masked = round.spoke.size;
+      round.maskedKeys = this.keysOf(round, round.spoke);
       if (this.opts.minSurvivors) {
         // I6: never unmask a sum that carries less noise than planned.
         const need = this.opts.minSurvivors(round.config.n);
@@ -660,7 +664,10 @@ export class Coordinator {
     if (stage === 'Unmasking' && round.stage !== 'Unmasking' && this.opts.beforeUnmask) {
       // I8: the round's privacy cost is durable before any unmasking request leaves.
       try {
-        await this.opts.beforeUnmask({ round: round.round, n: round.config.n, threshold: round.config.threshold, survivors: round.masked ?? round.spoke.size });
+        await this.opts.beforeUnmask({
+          round: round.round, n: round.config.n, threshold: round.config.threshold, survivors: round.masked ?? round.spoke.size,
+          participants: round.maskedKeys ?? this.keysOf(round, round.spoke),
+        });
       } catch (err) {
         await this.endRound(round, `the round's privacy cost could not be recorded, nothing unmasked: ${err instanceof Error ? err.message : String(err)}`, 'COST_NOT_RECORDED');
         if (!(err instanceof BudgetExceeded)) this.fail(err);
@@ -673,6 +680,11 @@ export class Coordinator {
       if (target && target.state !== 'closed') this.send(target, { t: 'frame', round: round.round, payload: o.frame });
     }
     return true;
+  }
+
+  /** Public keys of the roster members with these (1-based) ids. */
+  private keysOf(round: ActiveRound, ids: Iterable<number>): Uint8Array[] {
+    return [...ids].map((id) => round.roster[id - 1]!.pk!);
   }
 
   private async afterStep(round: ActiveRound): Promise<void> {
