@@ -33,6 +33,9 @@ export {
   type RepairResult, type LoadLedgerKeyOptions, type OpenLedgerWithKeyOptions, type OpenedLedger,
 } from './ledger.js';
 export { plotPointsFromReport, epsilonPlotSpec, renderEpsilonPlot, type EpsilonPlotPoint, type EpsilonPlotInput } from './plot.js';
+export {
+  ParticipationTally, participantHash, participantCommitment, PARTICIPANT_DOMAIN, type CoordinatorEpsilon, type IdentityEpsilon,
+} from './participants.js';
 export { verifyPlan, planHash, unamplifiedEvent, DEFAULT_DP_FLOOR, type DpFloor, type PlanVerifyContext } from './plan-verify.js';
 export {
   ClientPrivacyLedger, memoryClientLedgerStore,
