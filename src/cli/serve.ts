@@ -1,7 +1,8 @@
 /**
  * `fedveil serve`: a secure-aggregation coordinator over WebSocket
- * (docs/network.md). Enrols clients (a file of Ed25519 public keys or a
- * shared enrolment token), opens rounds once `--min-clients` are connected,
+ * (docs/network.md). Admits clients (certificates of an enrolment authority,
+ * a file of Ed25519 public keys, or a shared enrolment token for
+ * development), opens rounds once `--min-clients` are connected,
  * drives SecAgg with per-stage deadlines, and serves the status page
  * (`GET /`), JSON status (`GET /status`) and, with `--demo`, the browser
  * client (`GET /demo/`). See docs/network.md.
@@ -35,6 +36,7 @@ interface ServeOptions {
   mode: 'semi-honest' | 'active';
   authority?: string[];
   revocations?: string;
+  newLedger?: boolean;
   colluders: number;
   cert?: string;
   key?: string;
@@ -100,6 +102,7 @@ export function register(program: Command): void {
     .option('--clip <C>', 'with --noise-multiplier: L2 clip norm of each update', parseNumber, 1)
     .option('--mechanism <m>', 'with --noise-multiplier: ddg (discrete Gaussian) or skellam', 'ddg')
     .option('--ledger <file>', 'with --noise-multiplier: privacy ledger (JSON Lines) to append each round to; continued if it exists')
+    .option('--new-ledger', 'with --ledger: start a new ledger although its key has signed one before (the spent budget is not carried over)')
     .option('--ledger-key <file>', 'ledger signing key (default <ledger>.key, created 0600 if missing)')
     .option('--delta <d>', 'delta of the ledger\'s epsilon', parseNumber, 1e-5)
     .option('--epsilon-budget <e>', 'ledger budget: a round that would exceed it is refused', parseNumber, 10)
@@ -384,7 +387,7 @@ async function openLedger(file: string, keyFile: string, opts: ServeOptions): Pr
   const { openLedgerWithKey, ledgerRegistryPath } = await import('../dp/ledger.js');
   const registryExisted = existsSync(ledgerRegistryPath(keyFile));
   const opened = await openLedgerWithKey(file, {
-    keyFile, newLedger: (opts as ServeOptions & { newLedger?: boolean }).newLedger === true,
+    keyFile, newLedger: opts.newLedger === true,
     delta: opts.delta, epsilonBudget: opts.epsilonBudget, accountant: 'rdp', description: `fedveil serve --model ${opts.model ?? ''}`,
   });
   const { ledger } = opened;

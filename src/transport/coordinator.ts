@@ -670,7 +670,11 @@ export class Coordinator {
         });
       } catch (err) {
         await this.endRound(round, `the round's privacy cost could not be recorded, nothing unmasked: ${err instanceof Error ? err.message : String(err)}`, 'COST_NOT_RECORDED');
-        if (!(err instanceof BudgetExceeded)) this.fail(err);
+        if (!(err instanceof BudgetExceeded)) {
+          // A ledger that cannot record is fatal: open no further round.
+          this.state = 'stopped';
+          this.fail(err);
+        }
         return false;
       }
     }

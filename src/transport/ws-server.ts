@@ -142,6 +142,9 @@ export class WebSocketServerTransport implements ServerTransport {
     };
     this.server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : http.createServer(handler);
     this.wss = new WebSocketServer({ server: this.server, maxPayload: opts.maxPayload ?? 64 * 1024 * 1024, perMessageDeflate: false });
+    // ws re-emits the HTTP server's errors (e.g. EADDRINUSE at listen); the
+    // listen() promise reports them, so they must not become uncaught here.
+    this.wss.on('error', () => undefined);
     this.wss.on('connection', (ws, req) => this.onConnection(ws, req.socket.remoteAddress ?? '?', `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`));
   }
 

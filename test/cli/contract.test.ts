@@ -153,5 +153,23 @@ describe('fedveil serve: start-up failures are one line and leave no files', () 
     expect([restart.code, errorCode(restart)]).toEqual([EXIT_CODES.LEDGER_INTEGRITY, 'LEDGER_INTEGRITY']);
     expect(restart.stderr).toContain('LEDGER_MISSING');
     expect(readdirSync(dir).sort()).toEqual(['l.jsonl.key', 'l.jsonl.key.ledgers']);
+    // The operator says so explicitly: a fresh ledger under the same key.
+    const fresh = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--new-ledger', ...dpArgs(ledger)], { cwd: process.cwd() });
+    let freshErr = '';
+    fresh.stderr.on('data', (d: Buffer) => (freshErr += d.toString()));
+    const freshExit = new Promise<number | null>((resolve) => fresh.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve --new-ledger did not start: ${freshErr}`)), 60_000);
+      fresh.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    fresh.kill('SIGTERM');
+    await freshExit;
+    expect(freshErr).toMatch(/ledger \S+l\.jsonl created/);
+    expect(readdirSync(dir).sort()).toEqual(['l.jsonl', 'l.jsonl.key', 'l.jsonl.key.ledgers']);
   });
 });
