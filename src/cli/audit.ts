@@ -177,7 +177,7 @@ export async function runAudit(path: string, options: AuditOptions = {}): Promis
     if (againstCoordinator && ownSummary) {
       const a = ownSummary.accountant;
       out.push(`guarantee coordinator (per identity, no amplification): ${a} epsilon ${fmt(ownSummary.worst.epsilon)} for the identity with the most participations ` +
-        `(${ownSummary.worst.participations} of ${ownSummary.rounds} rounds), ${fmt(ownSummary.median.epsilon)} for the median identity (${ownSummary.median.participations} rounds); ` +
+        `(${ownSummary.worst.participations} of ${ownSummary.rounds} rounds), ${fmt(ownSummary.median.epsilon)} for the median identity (${ownSummary.median.participations} round${ownSummary.median.participations === 1 ? '' : 's'}); ` +
         (ownSummary.roundsWithoutParticipants === ownSummary.rounds
           ? 'no round commits to its participants: every round is counted for every client'
           : `${ownSummary.identities} identities committed${ownSummary.roundsWithoutParticipants > 0 ? `; ${ownSummary.roundsWithoutParticipants} rounds without a participant commitment are counted for every identity` : ''}`));

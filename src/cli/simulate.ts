@@ -43,6 +43,10 @@ function fmtBytes(b: number): string {
   return `${b} B`;
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function fmtEpsilon(e: number | null): string {
   return e === null ? 'n/a' : Number.isFinite(e) ? e.toFixed(3) : String(e);
 }
@@ -127,7 +131,7 @@ async function action(o: SimulateCliOptions): Promise<void> {
   say(`summary: ${done.length}/${result.rounds.length} rounds completed, final test accuracy ${(100 * result.final.accuracy).toFixed(2)}%, ` +
     (o.privacy
       ? `epsilon ${result.final.epsilon.toFixed(3)} at delta ${o.delta} against observers of the released models (amplified, valid only if sampling was done as recorded; budget ${o.epsilon}, ${o.accountant})` +
-        (ac ? `; against the coordinator (no amplification) ${fmtEpsilon(ac.worst.epsilon)} for the client with the most participations (${ac.worst.participations} rounds), ${fmtEpsilon(ac.median.epsilon)} for the median client (${ac.median.participations} rounds)` : '')
+        (ac ? `; against the coordinator (no amplification) ${fmtEpsilon(ac.worst.epsilon)} for the client with the most participations (${plural(ac.worst.participations, 'round')}), ${fmtEpsilon(ac.median.epsilon)} for the median client (${plural(ac.median.participations, 'round')})` : '')
       : 'no privacy guarantee (--no-privacy)') +
     `, ${seconds.toFixed(1)} s total; privacy layer ${priv.toFixed(1)} s vs local training ${train.toFixed(1)} s (${train > 0 ? (priv / train).toFixed(2) : '-'}x)`);
   if (result.stoppedBy) say(`stopped early by the budget guard: ${result.stoppedBy}`);
