@@ -42,7 +42,7 @@ import { runSecAggRound } from '../secagg/runner.js';
 import { OMIT_PAIRWISE_MASK } from '../secagg/bench-hooks.js';
 import { neighbourGraph } from '../secagg/graph.js';
 import type { SecAggGraph } from '../secagg/types.js';
-import { parsePositiveInteger, parseProbability, printJson } from './common.js';
+import { parsePositiveInteger, parseProbability, printJson, parseDropout, parseDimension } from './common.js';
 
 export interface SecAggBenchOptions {
   clients: number;
@@ -202,8 +202,8 @@ export function register(program: Command): void {
     .command('secagg')
     .description('run real in-memory SecAgg rounds and report client/server time, bytes, expansion')
     .requiredOption('--clients <N>', 'number of clients', parsePositiveInteger)
-    .requiredOption('--dim <d>', 'vector length', parsePositiveInteger)
-    .option('--dropout <p>', 'fraction of clients dropping before their masked input', parseProbability, 0.1)
+    .requiredOption('--dim <d>', 'vector length (at most 2^28)', parseDimension)
+    .option('--dropout <p>', 'fraction of clients dropping before their masked input, in [0, 1)', parseDropout, 0.1)
     .addOption(new Option('--graph <g>', 'neighbour graph').choices(['full', 'harary']).default('full'))
     .option('--bits <b>', 'modulus bits', parsePositiveInteger, 16)
     .option('--threshold <t>', 'Shamir threshold (default: n/2+1 full, finder for harary)', parsePositiveInteger)

@@ -84,6 +84,23 @@ export function parseProbability(value: string): number {
   return v;
 }
 
+/** A dropout fraction that can still leave survivors: [0, 1). */
+export function parseDropout(value: string): number {
+  const v = parseNumber(value);
+  if (v < 0 || v >= 1) throw new InvalidArgumentError(`expected a fraction in [0, 1) (with 1 every client drops), got "${value}"`);
+  return v;
+}
+
+/** Largest vector length any command accepts: 2^28 32-bit words (1 GiB), the secure-aggregation limit. */
+export const MAX_VECTOR_LENGTH = 2 ** 28;
+
+/** A vector length in [1, 2^28]. */
+export function parseDimension(value: string): number {
+  const v = parseInteger(value);
+  if (v < 1 || v > MAX_VECTOR_LENGTH) throw new InvalidArgumentError(`expected an integer in [1, ${MAX_VECTOR_LENGTH}] (2^28 words is the secure-aggregation limit), got "${value}"`);
+  return v;
+}
+
 /** Print one JSON object on stdout (the `--json` contract). */
 export function printJson(obj: unknown): void {
   process.stdout.write(JSON.stringify(obj, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)) + '\n');

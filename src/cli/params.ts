@@ -7,14 +7,14 @@
  */
 import { Option, type Command } from 'commander';
 import { findSecAggPlusParams } from '../secagg/params.js';
-import { parseNumber, parsePositiveInteger, parseProbability, printJson } from './common.js';
+import { parseNumber, parsePositiveInteger, parseProbability, printJson, parseDropout } from './common.js';
 
 export function register(program: Command): void {
   program
     .command('params')
     .description('choose the SecAgg+ graph degree k and Shamir threshold t for N clients')
     .requiredOption('--clients <N>', 'number of clients in the round', parsePositiveInteger)
-    .requiredOption('--dropout <p>', 'fraction of clients that may drop out', parseProbability)
+    .requiredOption('--dropout <p>', 'fraction of clients that may drop out, in [0, 1)', parseDropout)
     .requiredOption('--corrupt <g>', 'fraction of clients that may collude with the server', parseProbability)
     .addOption(new Option('--adversary <class>', 'server adversary class').choices(['semi-honest', 'semi-malicious']).default('semi-honest'))
     .option('--security <sigma>', 'statistical security parameter (bits)', parseNumber, 40)

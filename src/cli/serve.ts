@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { DistributedDpPlan } from '../dp/plan.js';
-import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability } from './common.js';
+import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability, parseDropout, parseDimension } from './common.js';
 import { applyAverage, dpCodec, modelDimension, parseModelSpec, trainingCodec } from '../transport/training-codec.js';
 import type { PrivacyLedger } from '../dp/ledger.js';
 import { Coordinator, type RoundRecord } from '../transport/coordinator.js';
@@ -86,14 +86,14 @@ export function register(program: Command): void {
     .option('--min-clients <n>', 'clients needed to open a round', parsePositiveInteger, 3)
     .option('--max-clients <n>', 'largest roster per round', parsePositiveInteger, 10000)
     .option('--rounds <n>', 'rounds to run, then tell clients to leave (default: unbounded)', parsePositiveInteger)
-    .option('--dim <d>', 'vector length', parsePositiveInteger, 1000)
+    .option('--dim <d>', 'vector length (at most 2^28)', parseDimension, 1000)
     .option('--bits <b>', 'modulus bits (sum mod 2^b)', parsePositiveInteger, 20)
     .option('--stage-timeout <ms>', 'per-stage deadline; silent clients become dropouts', parsePositiveInteger, 30000)
     .option('--mode <m>', 'SecAgg server model: active (signed keys + ConsistencyCheck with the clients\' identities; what client policies require by default) or semi-honest (development)', 'active')
     .option('--authority <hex>', 'admit only clients with a valid certificate from this enrolment authority (repeatable); clients whose policy requires certificates refuse rosters with uncertified members', (v: string, prev: string[] = []) => [...prev, v])
     .option('--revocations <file>', 'revocation list of the authority (fedveil authority revoke): revoked clients are refused')
     .option('--colluders <g>', 'colluding clients the clients\' policies tolerate: thresholds satisfy 2t > k + 1 + g, noise is calibrated to t - g', parseInteger, 1)
-    .option('--dropout <p>', 'dropout fraction the SecAgg+ parameters tolerate', parseProbability, 0.1)
+    .option('--dropout <p>', 'dropout fraction the SecAgg+ parameters tolerate, in [0, 1)', parseDropout, 0.1)
     .option('--cert <file>', 'TLS certificate (PEM): serve wss:// and https://')
     .option('--key <file>', 'TLS private key (PEM)')
     .option('--model <spec>', 'federated training (FedAvg) of a tfjs model: softmax:F:C or mlp:F:H:C (sets --dim to its parameter count)')
@@ -400,6 +400,14 @@ async function openLedger(file: string, keyFile: string, opts: ServeOptions): Pr
     };
   }
   process.stderr.write(`fedveil serve: ledger ${file} ${opened.created ? 'created' : `continued after round ${ledger.rounds}`} (epsilon ${ledger.epsilon.toFixed(4)} of ${ledger.budget}); public key ${opened.publicKey} (auditors: fedveil audit --public-key ${opened.publicKey})\n`);
+  if (!opened.created) {
+    // A continued ledger keeps the delta, budget and description of its header: say so when the flags differ.
+    const h = ledger.header;
+    const description = `fedveil serve --model ${opts.model ?? ''}`;
+    if (h.delta !== opts.delta) process.stderr.write(`fedveil serve: warning: --delta ${opts.delta} differs from the continued ledger's ${h.delta}; the ledger's is used\n`);
+    if (h.epsilonBudget !== opts.epsilonBudget) process.stderr.write(`fedveil serve: warning: --epsilon-budget ${opts.epsilonBudget} differs from the continued ledger's ${h.epsilonBudget}; the ledger's is used\n`);
+    if (h.description !== undefined && h.description !== description) process.stderr.write(`fedveil serve: warning: this run (${description}) differs from the continued ledger's (${h.description})\n`);
+  }
   return ledger;
 }
 

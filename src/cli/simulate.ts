@@ -27,7 +27,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SIMULATION, type SimulationParams } from '../fl/simulation-params.js';
-import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability, printJson } from './common.js';
+import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability, printJson, parseDropout } from './common.js';
 
 /** The command's options: the simulation's parameters under their flag names. */
 type SimulateCliOptions = Omit<SimulationParams, 'learningRate' | 'serverLearningRate' | 'evalEvery'> & {
@@ -153,7 +153,7 @@ export function register(program: Command): void {
     .option('--noise-multiplier <z>', 'fix the noise multiplier instead of calibrating it', parseNumber)
     .option('--clip-norm <C>', 'L2 clip norm of a client update', parseNumber, d.clipNorm)
     .option('--bits <b>', 'secure-aggregation modulus bits (private mode)', parsePositiveInteger, d.bits)
-    .option('--dropout <p>', 'probability that a sampled client drops out mid-protocol', parseProbability, d.dropout)
+    .option('--dropout <p>', 'probability that a sampled client drops out mid-protocol, in [0, 1)', parseDropout, d.dropout)
     .addOption(new Option('--split <s>', 'data split across clients').choices(['iid', 'shards', 'dirichlet']).default(d.split))
     .option('--alpha <a>', 'Dirichlet concentration for --split dirichlet', parseNumber, d.alpha)
     .addOption(new Option('--model <m>', 'mlp (784-hidden-10), 2nn (784-200-200-10), linear').choices(['mlp', '2nn', 'linear']).default(d.model))

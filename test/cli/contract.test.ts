@@ -172,4 +172,38 @@ describe('fedveil serve: start-up failures are one line and leave no files', () 
     expect(freshErr).toMatch(/ledger \S+l\.jsonl created/);
     expect(readdirSync(dir).sort()).toEqual(['l.jsonl', 'l.jsonl.key', 'l.jsonl.key.ledgers']);
   });
+  test('values that cannot work are refused at start: --dim above 2^28, --dropout 1', async () => {
+    const dim = await fedveil(['bench', 'secagg', '--clients', '10', '--dim', '1e12']);
+    expect([dim.code, errorCode(dim)]).toEqual([EXIT_CODES.USAGE, 'INVALID_VALUE']);
+    const drop = await fedveil(['serve', '--port', '0', '--enrol-token', 't', '--dropout', '1']);
+    expect([drop.code, errorCode(drop)]).toEqual([EXIT_CODES.USAGE, 'INVALID_VALUE']);
+    expect(drop.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('continuing a ledger with a different --delta or --epsilon-budget warns that the ledger header wins', async () => {
+    const dir = tempDir();
+    const ledger = join(dir, 'l.jsonl');
+    const startAndStop = async (extra: string[]): Promise<string> => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...dpArgs(ledger), ...extra], { cwd: process.cwd() });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 60_000);
+        child.stdout.on('data', (d: Buffer) => {
+          if (d.toString().includes('listening on')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      child.kill('SIGTERM');
+      await exited;
+      return stderr;
+    };
+    expect(await startAndStop([])).not.toContain('warning');
+    const second = await startAndStop(['--delta', '1e-6', '--epsilon-budget', '3']);
+    expect(second).toMatch(/warning: --delta 0\.000001 differs from the continued ledger's 0\.00001; the ledger's is used/);
+    expect(second).toMatch(/warning: --epsilon-budget 3 differs from the continued ledger's 10; the ledger's is used/);
+  });
 });
