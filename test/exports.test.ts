@@ -38,7 +38,8 @@ const EXPECTED = {
   dp: [
     'ClientPrivacyLedger', 'DEFAULT_DP_FLOOR', 'DEFAULT_PLD_DISCRETIZATION', 'DEFAULT_RDP_ORDERS',
     'DP_ACCOUNTING_PLD_DISCRETIZATION', 'DP_ACCOUNTING_RDP_ORDERS', 'GUARANTEE_TEXT', 'GdpAccountant',
-    'LedgerFileError', 'LedgerPartialLine', 'LedgerVerificationError', 'LedgerWriteError', 'PldAccountant',
+    'LedgerFileError', 'LedgerPartialLine', 'LedgerVerificationError', 'LedgerWriteError', 'PARTICIPANT_DOMAIN',
+    'ParticipationTally', 'participantCommitment', 'participantHash', 'PldAccountant',
     'PrivacyLedger', 'RdpAccountant', 'UnsupportedEvent', 'assertLedgerValid', 'calibrateNoiseMultiplier',
     'choosePldDiscretization', 'composedEvent', 'computeDelta', 'computeEpsilon', 'createAccountant',
     'decodeAggregate', 'describeEvent', 'distributedEvent', 'distributedRdp', 'epsilonPlotSpec',
