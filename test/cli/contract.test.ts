@@ -92,6 +92,25 @@ describe('fedveil serve: start-up failures are one line and leave no files', () 
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
   });
   const dpArgs = (ledger: string): string[] => ['--model', 'softmax:4:2', '--noise-multiplier', '1', '--ledger', ledger, '--enrol-token', 't', '--min-clients', '2'];
+  /** Start `fedveil serve` with these arguments, wait until it listens, stop it with SIGTERM; its stderr. */
+  const serveUntilListening = async (args: string[]): Promise<string> => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...args], { cwd: process.cwd() });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGTERM');
+    await exited;
+    return stderr;
+  };
 
   test('a busy port (EADDRINUSE, exit 1) and a bad --host (exit 2); with --ledger no key or ledger is created', async () => {
     const dir = tempDir();
@@ -128,21 +147,7 @@ describe('fedveil serve: start-up failures are one line and leave no files', () 
   test('serve prints the ledger\'s public key; after the ledger is deleted a restart is refused (LEDGER_MISSING, exit 4)', async () => {
     const dir = tempDir();
     const ledger = join(dir, 'l.jsonl');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...dpArgs(ledger)], { cwd: process.cwd() });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 60_000);
-      child.stdout.on('data', (d: Buffer) => {
-        if (d.toString().includes('listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    child.kill('SIGTERM');
-    await exited;
+    const stderr = await serveUntilListening(dpArgs(ledger));
     const key = /public key ([0-9a-f]{64})/.exec(stderr)?.[1];
     expect(key).toBeDefined();
     const pub = await fedveil(['ledger', 'pubkey', `${ledger}.key`]);
@@ -154,21 +159,7 @@ describe('fedveil serve: start-up failures are one line and leave no files', () 
     expect(restart.stderr).toContain('LEDGER_MISSING');
     expect(readdirSync(dir).sort()).toEqual(['l.jsonl.key', 'l.jsonl.key.ledgers']);
     // The operator says so explicitly: a fresh ledger under the same key.
-    const fresh = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--new-ledger', ...dpArgs(ledger)], { cwd: process.cwd() });
-    let freshErr = '';
-    fresh.stderr.on('data', (d: Buffer) => (freshErr += d.toString()));
-    const freshExit = new Promise<number | null>((resolve) => fresh.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve --new-ledger did not start: ${freshErr}`)), 60_000);
-      fresh.stdout.on('data', (d: Buffer) => {
-        if (d.toString().includes('listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    fresh.kill('SIGTERM');
-    await freshExit;
+    const freshErr = await serveUntilListening(['--new-ledger', ...dpArgs(ledger)]);
     expect(freshErr).toMatch(/ledger \S+l\.jsonl created/);
     expect(readdirSync(dir).sort()).toEqual(['l.jsonl', 'l.jsonl.key', 'l.jsonl.key.ledgers']);
   });
@@ -183,24 +174,7 @@ describe('fedveil serve: start-up failures are one line and leave no files', () 
   test('continuing a ledger with a different --delta or --epsilon-budget warns that the ledger header wins', async () => {
     const dir = tempDir();
     const ledger = join(dir, 'l.jsonl');
-    const startAndStop = async (extra: string[]): Promise<string> => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...dpArgs(ledger), ...extra], { cwd: process.cwd() });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 60_000);
-        child.stdout.on('data', (d: Buffer) => {
-          if (d.toString().includes('listening on')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
-      child.kill('SIGTERM');
-      await exited;
-      return stderr;
-    };
+    const startAndStop = (extra: string[]): Promise<string> => serveUntilListening([...dpArgs(ledger), ...extra]);
     expect(await startAndStop([])).not.toContain('warning');
     const second = await startAndStop(['--delta', '1e-6', '--epsilon-budget', '3']);
     expect(second).toMatch(/warning: --delta 0\.000001 differs from the continued ledger's 0\.00001; the ledger's is used/);
