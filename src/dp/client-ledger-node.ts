@@ -17,6 +17,7 @@
  * does not pull it in.
  */
 import { InvalidArgument, LedgerIntegrityError } from '../errors.js';
+import { syncDir } from '../util/fs-sync.js';
 import type { ClientLedgerStore } from './client-ledger.js';
 
 async function fsp(): Promise<typeof import('node:fs/promises')> {
@@ -32,20 +33,6 @@ function isEnoent(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT';
 }
 
-async function syncDir(path: string): Promise<void> {
-  const { dirname } = await import('node:path');
-  const fs = await fsp();
-  try {
-    const dir = await fs.open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // Some platforms cannot open or fsync a directory; the file itself is fsync'd.
-  }
-}
 
 async function writeAll(handle: import('node:fs/promises').FileHandle, bytes: Uint8Array): Promise<void> {
   let off = 0;

@@ -34,6 +34,7 @@
  * that importing the dp layer in a browser does not pull it in.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { syncDir } from '../util/fs-sync.js';
 import { BudgetExceeded, FedveilError, InvalidArgument, LedgerIntegrityError } from '../errors.js';
 import { anumber, aoneOf, apositive } from '../util/assert.js';
 import { ed25519KeyPair, ed25519PublicKey, type Ed25519KeyPair } from '../crypto/index.js';
@@ -580,21 +581,6 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/** fsync the directory holding `path`, so that a newly created file survives a crash. */
-async function syncDir(path: string): Promise<void> {
-  const { dirname } = await import('node:path');
-  const fs = await fsp();
-  try {
-    const dir = await fs.open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // Some platforms (Windows) cannot open or fsync a directory; the file itself is fsync'd.
-  }
-}
 
 /** Verify a ledger file (see {@link verifyLedger}); I/O errors propagate as Node errors. */
 export async function verifyLedgerFile(path: string, options: VerifyOptions = {}): Promise<LedgerReport> {
