@@ -15,8 +15,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   encode: ['crypto', 'util'],
   secagg: ['crypto', 'encode', 'util'],
   dp: ['crypto', 'encode', 'util'],
-  fl: ['crypto', 'encode', 'secagg', 'dp', 'util'],
-  transport: ['crypto', 'encode', 'secagg', 'dp', 'fl', 'util'],
+  fl: ['crypto', 'encode', 'secagg', 'dp', 'transport', 'util'],
+  transport: ['crypto', 'encode', 'secagg', 'dp', 'util'],
   cli: ['crypto', 'encode', 'secagg', 'dp', 'fl', 'transport', 'util'],
   browser: ['crypto', 'encode', 'secagg', 'dp', 'fl', 'transport', 'util'],
 };

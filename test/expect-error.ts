@@ -13,6 +13,16 @@ function check<E extends FedveilError>(threw: boolean, thrown: unknown, Class: E
   return thrown as E;
 }
 
+/** What `fn()` throws (anything); fails the test when it throws nothing. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw, nothing was thrown');
+}
+
 /** `fn()` throws an instance of `Class` whose `code` is `code`; returns the error for further checks. */
 export function expectFedveilError<E extends FedveilError>(fn: () => unknown, Class: ErrorClass<E>, code: string): E {
   let threw = false;

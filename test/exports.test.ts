@@ -52,10 +52,9 @@ const EXPECTED = {
     'verifyLedgerFile', 'verifyPlan', 'withoutSamplingAmplification',
   ],
   transport: [
-    'CloseCode', 'Coordinator', 'DEFAULT_SERVER_LIMITS', 'MemoryTransport', 'Rejected',
-    'WebSocketServerTransport', 'applyAverage', 'dpCodec', 'loadEnrolledKeys', 'loadOrCreateIdentity',
-    'modelDimension', 'nodeConnector', 'parseIdentity', 'parseModelSpec', 'runParticipant', 'secAggProtocol',
-    'trainingCodec', 'webSocketConnector',
+    'CloseCode', 'Coordinator', 'DEFAULT_SERVER_LIMITS', 'MemoryTransport',
+    'WebSocketServerTransport', 'loadEnrolledKeys', 'loadOrCreateIdentity',
+    'nodeConnector', 'parseIdentity', 'secAggProtocol', 'webSocketConnector',
   ],
 } as const;
 

@@ -3,7 +3,7 @@
  * ES module, `fedveil-client.js`): a participant that runs in a tab, joins
  * a `fedveil serve` coordinator over the standard `WebSocket`, and takes
  * part in rounds with the same SecAgg state machines and authenticated
- * envelopes as the Node client (src/transport/participant.ts).
+ * envelopes as the Node client (src/fl/participant.ts).
  *
  * In `train` rounds it trains the round's tfjs model (pure-JS cpu backend,
  * bundled) on synthetic local data generated in the tab, so nothing but the
@@ -16,9 +16,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { ed25519KeyPair } from '../crypto/signatures.js';
 import { hex } from '../transport/session.js';
-import { runParticipant, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from '../transport/participant.js';
+import { runParticipant, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from '../fl/participant.js';
 import { secAggProtocol } from '../transport/secagg-protocol.js';
-import { trainingInput } from '../transport/training.js';
+import { trainingInput } from '../fl/training.js';
 import { webSocketConnector, type WebSocketLike } from '../transport/ws-client.js';
 import { fillRandomUint32 } from '../crypto/random.js';
 import { clientMaskBackend, clientMaskStats } from '../secagg/client.js';

@@ -31,7 +31,7 @@ import { CliExit, printJson } from './common.js';
 import { fillRandomUint32 } from '../crypto/random.js';
 import { ed25519KeyPair } from '../crypto/index.js';
 import { loadOrCreateIdentity, nodeConnector } from '../transport/node-client.js';
-import { runParticipant, type RoundInfo } from '../transport/participant.js';
+import { runParticipant, type RoundInfo } from '../fl/participant.js';
 import { hex } from '../transport/session.js';
 import type { LabelledData } from '../fl/mnist.js';
 
@@ -166,7 +166,7 @@ async function join(opts: JoinOptions): Promise<void> {
     if (info.task.kind === 'train') {
       if (!train) {
         // tfjs is loaded only when a coordinator asks for training.
-        const { trainingInput, prepareBackend } = await import('../transport/training.js');
+        const { trainingInput, prepareBackend } = await import('../fl/training.js');
         log(`tfjs backend ${await prepareBackend()}`);
         train = trainingInput({ ...(data !== undefined ? { data: asLabelled(data, opts.data!) } : {}), onTrained: (r) => log(`round ${r.round}: trained on ${r.examples} local examples, loss ${r.loss.toFixed(4)}`) });
       }

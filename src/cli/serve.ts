@@ -13,8 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { DistributedDpPlan } from '../dp/plan.js';
+import type { RevokedSerials } from '../crypto/certificate.js';
 import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability, parseDropout, parseDimension } from './common.js';
-import { applyAverage, dpCodec, modelDimension, parseModelSpec, trainingCodec } from '../transport/training-codec.js';
+import { applyAverage, dpCodec, modelDimension, parseModelSpec, trainingCodec } from '../fl/training-codec.js';
 import type { PrivacyLedger } from '../dp/ledger.js';
 import { Coordinator, type RoundRecord } from '../transport/coordinator.js';
 import { WebSocketServerTransport } from '../transport/ws-server.js';
@@ -144,7 +145,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     const spec = parseModelSpec(opts.model);
     opts.dim = modelDimension(spec);
     // Initial weights: the same Glorot-uniform initialisation the clients' tfjs builds (loaded only here).
-    const training = await import('../transport/training.js');
+    const training = await import('../fl/training.js');
     process.stderr.write(`fedveil serve: tfjs backend ${await training.prepareBackend()}\n`);
     global = training.initialWeights(spec);
     const heldOut = training.syntheticData(spec, 500);
@@ -412,8 +413,8 @@ async function openLedger(file: string, keyFile: string, opts: ServeOptions): Pr
 }
 
 /** Revoked serials from a `fedveil authority revoke` file, checked against the pinned authorities. */
-async function loadRevocations(file: string, authorities: Uint8Array[]): Promise<Map<string, Set<number>>> {
-  const { makeClientPolicy } = await import('../fl/policy.js');
+async function loadRevocations(file: string, authorities: Uint8Array[]): Promise<RevokedSerials> {
+  const { makeClientPolicy, revokedSerials } = await import('../fl/policy.js');
   let parsed: unknown;
   try {
     parsed = JSON.parse(await fs.readFile(file, 'utf8'));
@@ -427,7 +428,5 @@ async function loadRevocations(file: string, authorities: Uint8Array[]): Promise
   } catch (err) {
     throw new CliExit(2, `serve: --revocations ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const out = new Map<string, Set<number>>();
-  for (const r of policy.revocations) out.set(Buffer.from(r.authority).toString('hex'), new Set(r.serials));
-  return out;
+  return revokedSerials(policy);
 }

@@ -25,6 +25,7 @@
  * error naming the peer.
  */
 import { InvalidArgument } from '../errors.js';
+import { bytesEqual } from '../util/bytes.js';
 import { abytes, aint } from '../util/assert.js';
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from './signatures.js';
 import { bytesToHex } from '../util/hex.js';
@@ -147,13 +148,6 @@ export function decodeCertificate(bytes: unknown): Certificate | undefined {
   });
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
-
 /** Revoked serials per authority (hex of the authority key -> serials). */
 export type RevokedSerials = ReadonlyMap<string, ReadonlySet<number>>;
 
@@ -176,8 +170,8 @@ const hexOf = bytesToHex;
  */
 export function checkCertificate(cert: Certificate | undefined, check: CertificateCheck): CertificateProblem | undefined {
   if (!cert || !(cert.subject instanceof Uint8Array) || cert.subject.length !== 32 || !(cert.authority instanceof Uint8Array) || cert.authority.length !== 32 || !(cert.signature instanceof Uint8Array) || cert.signature.length !== 64) return 'malformed';
-  if (check.subject && !equal(cert.subject, check.subject)) return 'subject-mismatch';
-  if (!check.authorities.some((a) => equal(a, cert.authority))) return 'untrusted-authority';
+  if (check.subject && !bytesEqual(cert.subject, check.subject)) return 'subject-mismatch';
+  if (!check.authorities.some((a) => bytesEqual(a, cert.authority))) return 'untrusted-authority';
   if (!ed25519Verify(cert.authority, certStatement(cert), cert.signature)) return 'bad-signature';
   if (check.now < cert.notBefore) return 'not-yet-valid';
   if (check.now > cert.notAfter) return 'expired';

@@ -25,6 +25,7 @@
  * multiplication, as RFC 7748 specifies.
  */
 import type { KeyObject } from 'node:crypto';
+import { bytesEqual } from '../util/bytes.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { InvalidArgument, InvalidPublicKey } from '../errors.js';
 import { abytes, aoneOf } from '../util/assert.js';
@@ -65,21 +66,13 @@ const PKCS8_PREFIX = hexToBytes('302e020100300506032b656e04220420');
 // bytes so that a caller who overwrites the array never gets a stale key.
 const privateKeyCache = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let acc = 0;
-  for (let i = 0; i < a.length; i++) acc |= a[i]! ^ b[i]!;
-  return acc === 0;
-}
-
 function nodePrivateKey(nc: NonNullable<ReturnType<typeof nodeCrypto>>, secretKey: Uint8Array): KeyObject {
   const hit = privateKeyCache.get(secretKey);
-  if (hit !== undefined && sameBytes(hit.bytes, secretKey)) return hit.key;
+  if (hit !== undefined && bytesEqual(hit.bytes, secretKey)) return hit.key;
   const key = nc.createPrivateKey({ key: Buffer.from(concat(PKCS8_PREFIX, secretKey)), format: 'der', type: 'pkcs8' });
   privateKeyCache.set(secretKey, { bytes: Uint8Array.from(secretKey), key });
   return key;
 }
-
 
 function bytesToBigintLE(b: Uint8Array): bigint {
   let x = 0n;

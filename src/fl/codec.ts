@@ -19,6 +19,8 @@ import { stochasticRound, wrap, centre } from '../encode/index.js';
 import { systemRandom, type RandomSource } from '../crypto/random.js';
 import { aint, apositive } from '../util/assert.js';
 import { InfeasibleParameters } from '../errors.js';
+import { decodeAggregate, privatizeUpdate } from '../dp/pipeline.js';
+import type { DistributedDpPlan } from '../dp/plan.js';
 
 export interface RoundCodec {
   /** Bit width b of the integers secure aggregation sums mod 2^b. */
@@ -56,6 +58,26 @@ export function plainIntegerCodec(opts: { dim: number; maxClients: number; bits?
       const k = 1 / (scale * summands);
       for (let i = 0; i < c.length; i++) c[i]! *= k;
       return c;
+    },
+  });
+}
+
+/**
+ * The round codec of a distributed-DP plan (dp/plan.ts, dp/pipeline.ts):
+ * vectors of length paddedDim; `summands` may be fractional (a fixed
+ * expected-count denominator).
+ */
+export function dpCodec(plan: DistributedDpPlan): RoundCodec {
+  return Object.freeze({
+    bits: plan.bits,
+    length: plan.paddedDim,
+    encode: (delta: Float32Array, rng?: RandomSource) => privatizeUpdate(delta, plan, rng),
+    decode: (sum: Uint32Array, summands: number) => {
+      // decodeAggregate takes an integer count; the fixed denominator may be fractional.
+      const total = decodeAggregate(sum, plan, 1);
+      const out = new Float64Array(total.length);
+      for (let i = 0; i < out.length; i++) out[i] = total[i]! / summands;
+      return out;
     },
   });
 }

@@ -28,3 +28,5 @@ export { secureAggregator, dpCodec, planPrivateRun, privateProvider, simulationL
 export { setupSimulation, runSimulation, DEFAULT_SIMULATION, type SimulationParams, type SimulationResult, type SimulationSetup, type SimulationLayers } from './simulation.js';
 export { makeClientPolicy, insecureDevelopmentPolicy, parseCertificate, DEFAULT_CLIENT_POLICY, type ClientPolicy, type ClientPolicyInput, type ClientPolicyDp } from './policy.js';
 export { checkRound, type AnnouncedRound, type CheckedRound } from './round-check.js';
+export { runParticipant, Rejected, type ParticipantOptions, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from './participant.js';
+export { parseModelSpec, modelDimension, trainingCodec, applyAverage, type ModelSpec } from './training-codec.js';

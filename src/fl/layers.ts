@@ -23,13 +23,14 @@ import { InvalidArgument } from '../errors.js';
 import type { RandomSource } from '../crypto/random.js';
 import { makeConfig, runSecAggRound } from '../secagg/index.js';
 import { planDistributedDp, planRound, type DistributedDpPlan, type DistributedDpRequest } from '../dp/plan.js';
-import { privatizeUpdate, decodeAggregate } from '../dp/pipeline.js';
 import { calibrateNoiseMultiplier } from '../dp/calibrate.js';
 import { selfComposedEvent } from '../dp/events.js';
 import { PrivacyLedger, generateLedgerKey } from '../dp/ledger.js';
 import type { LedgerRoundParams } from '../dp/ledger-format.js';
 import type { Aggregator, AggregationRequest, AggregationResult } from './aggregate.js';
-import type { RoundCodec } from './codec.js';
+import { dpCodec, type RoundCodec } from './codec.js';
+
+export { dpCodec };
 import type { PrivacyProvider } from './coordinator.js';
 import type { SimulationLayers, SimulationParams } from './simulation.js';
 
@@ -46,22 +47,6 @@ export function secureAggregator(): Aggregator {
       const r = await runSecAggRound({ inputs: [...req.inputs], config, dropouts: req.dropouts, rng: req.rng });
       const bytes = r.stats.bytesUp.reduce((a, b) => a + b, 0) + r.stats.bytesDown.reduce((a, b) => a + b, 0);
       return { sum: r.sum, survivors: r.survivors, bytes };
-    },
-  });
-}
-
-/** A round codec from a distributed-DP plan (dp/ pipeline). */
-export function dpCodec(plan: DistributedDpPlan): RoundCodec {
-  return Object.freeze({
-    bits: plan.bits,
-    length: plan.paddedDim,
-    encode: (delta: Float32Array, rng?: RandomSource) => privatizeUpdate(delta, plan, rng),
-    decode: (sum: Uint32Array, summands: number) => {
-      // decodeAggregate takes an integer count; the fixed denominator may be fractional.
-      const total = decodeAggregate(sum, plan, 1);
-      const out = new Float64Array(total.length);
-      for (let i = 0; i < out.length; i++) out[i] = total[i]! / summands;
-      return out;
     },
   });
 }

@@ -27,9 +27,11 @@
  *   amplification by sampling), unlimited participations.
  */
 import { InvalidArgument } from '../errors.js';
+import { bytesEqual } from '../util/bytes.js';
 import { DEFAULT_DP_FLOOR, type DpFloor } from '../dp/plan-verify.js';
 import type { DistributedMechanism } from '../dp/plan.js';
-import { decodeCertificate, verifyRevocationList, type Certificate, type RevocationList } from '../crypto/certificate.js';
+import { decodeCertificate, verifyRevocationList, type Certificate, type RevocationList, type RevokedSerials } from '../crypto/certificate.js';
+import { bytesToHex } from '../util/hex.js';
 import { hexToBytes } from '../util/hex.js';
 
 export interface ClientPolicyDp extends DpFloor {
@@ -149,7 +151,7 @@ export function makeClientPolicy(input: ClientPolicyInput | unknown = {}): Clien
   if (typeof requireCertificates !== 'boolean') fail('requireCertificates', 'expected a boolean');
   const revocations = o.revocations === undefined ? [] : Array.isArray(o.revocations) ? (o.revocations as unknown[]).map((r, i) => revocationFrom(`revocations[${i}]`, r)) : fail('revocations', 'expected an array');
   for (const [i, r] of revocations.entries()) {
-    if (!authorities.some((a) => equal(a, r.authority))) fail(`revocations[${i}]`, 'is signed by an authority the policy does not pin');
+    if (!authorities.some((a) => bytesEqual(a, r.authority))) fail(`revocations[${i}]`, 'is signed by an authority the policy does not pin');
   }
   const minRoster = int('minRoster', o.minRoster, DEFAULT_CLIENT_POLICY.minRoster, 2);
   const minThreshold = int('minThreshold', o.minThreshold, DEFAULT_CLIENT_POLICY.minThreshold, 2);
@@ -201,10 +203,6 @@ export function insecureDevelopmentPolicy(): ClientPolicy {
   return makeClientPolicy({ mode: 'semi-honest', requireCertificates: false, minRoster: 2, minThreshold: 2, colluders: 0, minHonest: 1, dp: { required: false } });
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** Parse a certificate from its JSON file form `{ "certificate": "<hex>" }` or raw hex. Throws InvalidArgument. */
 export function parseCertificate(v: unknown): Certificate {
   const hex = typeof v === 'string' ? v : typeof v === 'object' && v !== null ? (v as { certificate?: unknown }).certificate : undefined;
@@ -212,4 +210,16 @@ export function parseCertificate(v: unknown): Certificate {
   const cert = decodeCertificate(hexToBytes(hex, 'certificate'));
   if (!cert) throw new InvalidArgument('certificate: not a well-formed fedveil certificate');
   return cert;
+}
+
+/** The policy's revocation lists as revoked serials per authority (hex key), for checkCertificate. */
+export function revokedSerials(policy: ClientPolicy): RevokedSerials {
+  const m = new Map<string, Set<number>>();
+  for (const r of policy.revocations) {
+    const key = bytesToHex(r.authority);
+    const set = m.get(key) ?? new Set<number>();
+    for (const s of r.serials) set.add(s);
+    m.set(key, set);
+  }
+  return m;
 }

@@ -25,15 +25,16 @@
  * nothing for the round.
  */
 import { InvalidMessage, PolicyViolation } from '../errors.js';
+import { bytesEqual } from '../util/bytes.js';
 import { sha256 } from '../crypto/hash.js';
-import { checkCertificate, decodeCertificate, type RevokedSerials } from '../crypto/certificate.js';
+import { checkCertificate, decodeCertificate } from '../crypto/certificate.js';
 import { makeConfig, roundTag } from '../secagg/config.js';
 import { neighbourGraph } from '../secagg/graph.js';
 import { rosterRoot, verifyRosterEntry, type RosterEntry } from '../secagg/roster.js';
 import type { SecAggConfig } from '../secagg/types.js';
 import { planHash, verifyPlan } from '../dp/plan-verify.js';
 import type { DistributedDpPlan } from '../dp/plan.js';
-import type { ClientPolicy } from './policy.js';
+import { revokedSerials, type ClientPolicy } from './policy.js';
 import { bytesToHex } from '../util/hex.js';
 
 /** The public round parameters as the coordinator announced them. */
@@ -73,25 +74,7 @@ export interface CheckedRound {
 
 const ZERO32 = new Uint8Array(32);
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
 
-const hexOf = bytesToHex;
-
-function revokedSerials(policy: ClientPolicy): RevokedSerials {
-  const m = new Map<string, Set<number>>();
-  for (const r of policy.revocations) {
-    const key = hexOf(r.authority);
-    const set = m.get(key) ?? new Set<number>();
-    for (const s of r.serials) set.add(s);
-    m.set(key, set);
-  }
-  return m;
-}
 
 /**
  * Check an announced round against the policy. `identity` is this client's
@@ -132,12 +115,12 @@ export function checkRound(policy: ClientPolicy, a: AnnouncedRound, ctx: { ident
   const byId = new Map(a.roster.entries.map((e) => [e.id, e]));
   const own = byId.get(a.index);
   if (!own) throw new InvalidMessage(`round ${a.round}: the roster omits this client's own entry`, coordinator);
-  if (!equal(own.key, ctx.identity)) throw new PolicyViolation('identity', `the roster lists another key at this client's id ${a.index}`);
+  if (!bytesEqual(own.key, ctx.identity)) throw new PolicyViolation('identity', `the roster lists another key at this client's id ${a.index}`);
   const complete = a.roster.entries.length === a.n;
   if (complete) {
     // Every entry is here: recompute the root rather than check n proofs.
     const root = rosterRoot(a.roster.entries.map((e) => ({ id: e.id, key: e.key, certificate: e.cert })));
-    if (!equal(root, a.roster.root)) throw new InvalidMessage(`round ${a.round}: the roster entries do not hash to the announced root`, coordinator);
+    if (!bytesEqual(root, a.roster.root)) throw new InvalidMessage(`round ${a.round}: the roster entries do not hash to the announced root`, coordinator);
   }
   const seenKeys = new Map<string, number>();
   const authorities = policy.authorities;
@@ -153,7 +136,7 @@ export function checkRound(policy: ClientPolicy, a: AnnouncedRound, ctx: { ident
     if (!complete && !verifyRosterEntry(a.roster.root, a.n, entry, { index: id - 1, size: a.n, path: e.proof })) {
       throw new InvalidMessage(`round ${a.round}: roster entry ${id} does not verify against the root`, coordinator);
     }
-    const k = hexOf(e.key);
+    const k = bytesToHex(e.key);
     const dup = seenKeys.get(k);
     if (dup !== undefined) {
       // Includes this client's own key listed under a second id.

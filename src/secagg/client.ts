@@ -18,6 +18,7 @@
  * except, in active mode, the Ed25519 PKI in the config.
  */
 import { FedveilError, InvalidArgument, InvalidMessage, ProtocolAborted, ThresholdNotMet } from '../errors.js';
+import { bytesEqual } from '../util/bytes.js';
 import { aint, auint32s } from '../util/assert.js';
 import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.js';
 import {
@@ -390,12 +391,5 @@ export class SecAggClient implements SecAggClientApi {
     this._stage = 'Done';
     return [this.toServer({ type: 'UnmaskResponse', v: this.config.version, sid, from: this.id, seedShares, keyShares })];
   }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
 }
 

@@ -14,6 +14,7 @@
  * anything else and never returns a partially validated message.
  */
 import { Packr } from 'msgpackr';
+import { bytesEqual } from '../util/bytes.js';
 import { InvalidMessage } from '../errors.js';
 import { PROTOCOL_VERSION } from './config.js';
 import { SHAMIR_SHARE_BYTES } from './primitives.js';
@@ -54,13 +55,6 @@ type Sender = number | 'server';
 
 function fail(sender: Sender, what: string): never {
   throw new InvalidMessage(what, sender);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -148,10 +142,10 @@ export function decodeMessage(frame: Uint8Array, ctx: DecodeContext): SecAggMess
 
   // Round tag or session id: replay protection across rounds and sessions (I5).
   if (t === 'AdvertiseKeys' || t === 'KeysBroadcast' || t === 'Abort') {
-    if (!equalBytes(bytes(s, o, 'round', TAG_BYTES), ctx.round)) fail(s, 'round tag does not match this round (replayed or misrouted)');
+    if (!bytesEqual(bytes(s, o, 'round', TAG_BYTES), ctx.round)) fail(s, 'round tag does not match this round (replayed or misrouted)');
   } else {
     if (!ctx.sid) fail(s, `${t} before the session id is known`);
-    if (!equalBytes(bytes(s, o, 'sid', TAG_BYTES), ctx.sid)) fail(s, 'session id does not match this session (replayed or misrouted)');
+    if (!bytesEqual(bytes(s, o, 'sid', TAG_BYTES), ctx.sid)) fail(s, 'session id does not match this session (replayed or misrouted)');
   }
   // Client-originated messages carry `from`, which must be the transport's sender.
   let from = 0;

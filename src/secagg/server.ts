@@ -26,6 +26,7 @@
  * commitment), so wrong shares abort the round instead of corrupting the sum.
  */
 import { FedveilError, InvalidMessage, ProtocolAborted, ThresholdNotMet } from '../errors.js';
+import { bytesEqual } from '../util/bytes.js';
 import {
   addModInto, ed25519Verify, isFieldElement, shamirCombine, unpackBits, x25519Agree, x25519PublicKey, x25519ValidatePublicKey,
   type ShamirShare,
@@ -413,9 +414,3 @@ export class SecAggServer implements SecAggServerApi {
   }
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}

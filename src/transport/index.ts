@@ -1,6 +1,6 @@
 /**
  * fedveil transport layer: the channel abstraction, the in-memory transport
- * (embedded default), the authenticated coordinator and participant, and
+ * (embedded default), the authenticated coordinator, and
  * the WebSocket server (Node, `ws`) and client channel. The browser bundle
  * (src/browser/) imports the isomorphic modules directly, never this
  * entry, so Node-only pieces may live here. See docs/network.md.
@@ -11,11 +11,9 @@ export type { RoundTask, RoundConfigWire, RosterWire, RosterEntryWire } from './
 export type { Identity } from './session.js';
 export type { Protocol, RoundServer, RoundClient, RoundParams } from './protocol.js';
 export { Coordinator, type CoordinatorOptions, type CoordinatorEvent, type CoordinatorStatus, type Enrolment, type RoundRecord } from './coordinator.js';
-export { runParticipant, Rejected, type ParticipantOptions, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from './participant.js';
 export { webSocketConnector, type WebSocketFactory, type WebSocketLike } from './ws-client.js';
 export { DEFAULT_SERVER_LIMITS, type FloodLimits, type LimitVerdict } from './limits.js';
 export { secAggProtocol } from './secagg-protocol.js';
 export { WebSocketServerTransport, type WebSocketServerOptions } from './ws-server.js';
 export { nodeConnector, loadOrCreateIdentity, parseIdentity, loadEnrolledKeys, type NodeConnectOptions } from './node-client.js';
 export type { PrivacyStatus } from './status-page.js';
-export { parseModelSpec, modelDimension, trainingCodec, applyAverage, dpCodec, type ModelSpec } from './training-codec.js';

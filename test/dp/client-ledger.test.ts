@@ -25,6 +25,7 @@ import {
 import { fileClientLedgerStore } from '../../src/dp/client-ledger-node.js';
 import { indexedDbClientLedgerStore } from '../../src/dp/client-ledger-idb.js';
 import { FedveilError, LedgerIntegrityError, PolicyViolation } from '../../src/errors.js';
+import { thrown } from '../expect-error.js';
 
 const key = ed25519KeyPair(deterministicRandom(1)).secretKey;
 const otherKey = ed25519KeyPair(deterministicRandom(2)).secretKey;
@@ -39,14 +40,6 @@ const part = (round: number, extra: Partial<ParticipationRequest> = {}): Partici
   event, roundTag: new Uint8Array([round >> 8, round & 255, 0xab]), coordinator: COORD, round, ...extra,
 });
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw, nothing was thrown');
-}
 
 async function rejected(p: Promise<unknown>): Promise<unknown> {
   try {

@@ -14,7 +14,7 @@ import { verifyLedger } from '../../src/dp/ledger-verify.js';
 import { insecureDevelopmentPolicy } from '../../src/fl/policy.js';
 import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
-import { runParticipant } from '../../src/transport/participant.js';
+import { runParticipant } from '../../src/fl/participant.js';
 import { secAggProtocol } from '../../src/transport/secagg-protocol.js';
 import { hex } from '../../src/transport/session.js';
 import { gaussianRound, tempDir, testKey } from '../fixtures/ledgers/generate.js';

@@ -11,6 +11,7 @@ import { distributedEvent, roundedL2Bound } from '../../src/dp/distributed-rdp.j
 import { computeEpsilon } from '../../src/dp/accountant.js';
 import { Packr } from 'msgpackr';
 import { FedveilError, InvalidArgument, InvalidMessage, PolicyViolation } from '../../src/errors.js';
+import { thrown } from '../expect-error.js';
 
 const request: DistributedDpRequest = { clipNorm: 1, noiseMultiplier: 1, expectedClients: 20, minClients: 10, colluders: 2, dim: 2000, bits: 20, mechanism: 'ddg' };
 const ctx: PlanVerifyContext = { threshold: 10, colluders: 2, dim: 2000, bits: 20 };
@@ -39,14 +40,6 @@ function getField(plan: DistributedDpPlan, path: string): unknown {
   return o;
 }
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw, nothing was thrown');
-}
 
 function expectViolation(fn: () => unknown, field: string): void {
   const e = thrown(fn);

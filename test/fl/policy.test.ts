@@ -1,8 +1,8 @@
 import { DEFAULT_CLIENT_POLICY, insecureDevelopmentPolicy, makeClientPolicy, parseCertificate } from '../../src/fl/policy.js';
 import { InvalidArgument } from '../../src/errors.js';
+import { expectFedveilError } from '../expect-error.js';
 import { ed25519KeyPair } from '../../src/crypto/signatures.js';
 import { encodeCertificate, issueCertificate, signRevocationList } from '../../src/crypto/certificate.js';
-import { expectFedveilError } from '../expect-error.js';
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const authority = ed25519KeyPair();

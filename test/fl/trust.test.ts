@@ -9,7 +9,7 @@
  */
 import { unpack } from 'msgpackr';
 import { MemoryTransport } from '../../src/transport/memory.js';
-import { runParticipant } from '../../src/transport/participant.js';
+import { runParticipant } from '../../src/fl/participant.js';
 import { secAggProtocol } from '../../src/transport/secagg-protocol.js';
 import { Coordinator } from '../../src/transport/coordinator.js';
 import { encodeMessage as encodeWire } from '../../src/transport/wire.js';

@@ -11,7 +11,7 @@ import { ed25519KeyPair } from '../../src/crypto/index.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { Coordinator, type CoordinatorEvent, type RoundRecord } from '../../src/transport/coordinator.js';
 import { nodeConnector } from '../../src/transport/node-client.js';
-import { runParticipant } from '../../src/transport/participant.js';
+import { runParticipant } from '../../src/fl/participant.js';
 import { hex } from '../../src/transport/session.js';
 import { WebSocketServerTransport } from '../../src/transport/ws-server.js';
 import { insecureDevelopmentPolicy } from '../../src/fl/policy.js';

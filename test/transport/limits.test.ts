@@ -14,7 +14,7 @@ import { CloseCode, type Channel } from '../../src/transport/channel.js';
 import { Coordinator, type CoordinatorEvent, type CoordinatorOptions, type Enrolment, type RoundRecord } from '../../src/transport/coordinator.js';
 import { FloodGuard } from '../../src/transport/limits.js';
 import { nodeConnector } from '../../src/transport/node-client.js';
-import { runParticipant } from '../../src/transport/participant.js';
+import { runParticipant } from '../../src/fl/participant.js';
 import { hex, type Identity } from '../../src/transport/session.js';
 import { decodeClientMessage, encodeMessage } from '../../src/transport/wire.js';
 import { WebSocketServerTransport, type WebSocketServerOptions } from '../../src/transport/ws-server.js';

@@ -3,7 +3,7 @@ import { deterministicRandom } from '../../src/crypto/random.js';
 import { BudgetExceeded } from '../../src/errors.js';
 import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
-import { runParticipant, Rejected } from '../../src/transport/participant.js';
+import { runParticipant, Rejected } from '../../src/fl/participant.js';
 import { hex } from '../../src/transport/session.js';
 import { fakeProtocol } from './fake-protocol.js';
 import { secAggProtocol } from '../../src/transport/secagg-protocol.js';

@@ -14,7 +14,7 @@ import { ed25519KeyPair } from '../../src/crypto/index.js';
 import { CloseCode } from '../../src/transport/channel.js';
 import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
 import { loadEnrolledKeys, loadOrCreateIdentity, nodeConnector } from '../../src/transport/node-client.js';
-import { runParticipant } from '../../src/transport/participant.js';
+import { runParticipant } from '../../src/fl/participant.js';
 import { hex } from '../../src/transport/session.js';
 import { renderStatusPage } from '../../src/transport/status-page.js';
 import { WebSocketServerTransport } from '../../src/transport/ws-server.js';

@@ -10,7 +10,7 @@ import { deterministicRandom } from '../../src/crypto/random.js';
 import { CloseCode } from '../../src/transport/channel.js';
 import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
 import { nodeConnector } from '../../src/transport/node-client.js';
-import { runParticipant } from '../../src/transport/participant.js';
+import { runParticipant } from '../../src/fl/participant.js';
 import { authTranscript, channelBinding, hex, signAuth, signEnvelope, type Identity } from '../../src/transport/session.js';
 import { decodeServerMessage, encodeMessage } from '../../src/transport/wire.js';
 import { WebSocketServerTransport } from '../../src/transport/ws-server.js';

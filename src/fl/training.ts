@@ -22,15 +22,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgument } from '../errors.js';
-import type { RoundCodec } from '../fl/codec.js';
+import type { RoundCodec } from './codec.js';
 import { dpCodec, modelDimension, parseModelSpec, trainingCodec, type ModelSpec } from './training-codec.js';
 import type { DistributedDpPlan } from '../dp/plan.js';
 import type { RoundInfo } from './participant.js';
 import { randomUnit, systemRandom, type RandomSource } from '../crypto/random.js';
-import { PrivateClient } from '../fl/client.js';
-import type { LabelledData } from '../fl/mnist.js';
-import { buildMlp, evaluateAccuracy } from '../fl/train.js';
-import { flattenWeights, setFlatWeights } from '../fl/weights.js';
+import { PrivateClient } from './client.js';
+import type { LabelledData } from './mnist.js';
+import { buildMlp, evaluateAccuracy } from './train.js';
+import { flattenWeights, setFlatWeights } from './weights.js';
 
 export function buildModel(spec: ModelSpec): tf.Sequential {
   return buildMlp(spec.features, spec.hidden, spec.classes);
@@ -41,7 +41,7 @@ export function buildModel(spec: ModelSpec): tf.Sequential {
  * tfjs-node, then wasm, then cpu). Browsers set their backend themselves.
  */
 export async function prepareBackend(): Promise<string> {
-  const { selectBackend, describeBackend } = await import('../fl/backend.js');
+  const { selectBackend, describeBackend } = await import('./backend.js');
   return describeBackend(await selectBackend('auto'));
 }
 

@@ -11,9 +11,9 @@
  * Kairouz et al. 2021), used when the coordinator sends a DP plan.
  */
 import { InvalidArgument } from '../errors.js';
-import { plainIntegerCodec, type RoundCodec } from '../fl/codec.js';
-import { decodeAggregate, privatizeUpdate } from '../dp/pipeline.js';
-import type { DistributedDpPlan } from '../dp/plan.js';
+import { dpCodec, plainIntegerCodec, type RoundCodec } from './codec.js';
+
+export { dpCodec };
 
 export interface ModelSpec {
   readonly features: number;
@@ -53,14 +53,4 @@ export function applyAverage(global: Float32Array, sum: Uint32Array, survivors: 
   const next = Float32Array.from(global);
   for (let i = 0; i < next.length; i++) next[i] = next[i]! + avg[i]!;
   return next;
-}
-
-/** The distributed-DP codec of a round plan (dp/plan.ts, dp/pipeline.ts): vectors of length paddedDim. */
-export function dpCodec(plan: DistributedDpPlan): RoundCodec {
-  return Object.freeze({
-    bits: plan.bits,
-    length: plan.paddedDim,
-    encode: (delta: Float32Array, rng?: Parameters<typeof privatizeUpdate>[2]) => privatizeUpdate(delta, plan, rng),
-    decode: (sum: Uint32Array, summands: number) => Float64Array.from(decodeAggregate(sum, plan, summands)),
-  });
 }

@@ -16,12 +16,12 @@
  */
 import { unpack } from 'msgpackr';
 import { FedveilError, InvalidMessage, PolicyViolation, ProtocolAborted } from '../errors.js';
-import type { Channel, CloseInfo } from './channel.js';
-import type { Protocol, RoundClient } from './protocol.js';
-import { channelBinding, hex, signAuth, signEnvelope, type Identity } from './session.js';
-import { decodeServerMessage, encodeMessage, WIRE_VERSION, type RoundTask, type ServerMessage } from './wire.js';
-import { makeClientPolicy, type ClientPolicy } from '../fl/policy.js';
-import { checkRound, type CheckedRound } from '../fl/round-check.js';
+import type { Channel, CloseInfo } from '../transport/channel.js';
+import type { Protocol, RoundClient } from '../transport/protocol.js';
+import { channelBinding, hex, signAuth, signEnvelope, type Identity } from '../transport/session.js';
+import { decodeServerMessage, encodeMessage, WIRE_VERSION, type RoundTask, type ServerMessage } from '../transport/wire.js';
+import { makeClientPolicy, type ClientPolicy } from './policy.js';
+import { checkRound, type CheckedRound } from './round-check.js';
 import { unamplifiedEvent } from '../dp/plan-verify.js';
 import type { ClientPrivacyLedger } from '../dp/client-ledger.js';
 
@@ -194,13 +194,14 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           // A client that finished its part (or aborted) reveals nothing more; a late Abort is harmless.
           if (client.stage === 'Done' || client.stage === 'Aborted') return;
           const out = await client.handle(msg.payload);
-          if (opts.ledger && roundChecked?.plan && out.some((o) => frameType(o.frame) === 'MaskedInput')) {
+          const masking = out.some((o) => frameType(o.frame) === 'MaskedInput');
+          if (opts.ledger && roundChecked?.plan && masking) {
             // No masked input leaves before its privacy cost is durably recorded.
             const rec = await opts.ledger.record({ event: unamplifiedEvent(roundChecked.plan), roundTag: roundChecked.roundTag, coordinator: coordinatorSession!, round: msg.round });
             opts.onEvent?.({ type: 'privacy-spent', round: msg.round, epsilon: rec.epsilon, delta: opts.ledger.privacySpent().delta, participations: rec.participations, budget: rec.budget });
           }
           await sendFrames(msg.round, out);
-          if (opts.onEvent && out.some((o) => frameType(o.frame) === 'MaskedInput')) opts.onEvent({ type: 'input-sent', round: msg.round });
+          if (masking) opts.onEvent?.({ type: 'input-sent', round: msg.round });
           return;
         }
         case 'result':
