@@ -35,7 +35,7 @@ import { fillRandomUint32 } from '../src/crypto/random.js';
 import { ed25519KeyPair } from '../src/crypto/index.js';
 import { nodeConnector } from '../src/transport/node-client.js';
 import { runParticipant } from '../src/fl/participant.js';
-import { secAggProtocol } from '../src/transport/secagg-protocol.js';
+import { secAggProtocol } from '../src/fl/secagg-protocol.js';
 import { hex } from '../src/transport/session.js';
 import { insecureDevelopmentPolicy, makeClientPolicy, type ClientPolicy } from '../src/fl/policy.js';
 import { encodeCertificate, issueCertificate } from '../src/crypto/certificate.js';

@@ -16,7 +16,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   secagg: ['crypto', 'encode', 'util'],
   dp: ['crypto', 'encode', 'util'],
   fl: ['crypto', 'encode', 'secagg', 'dp', 'transport', 'util'],
-  transport: ['crypto', 'encode', 'secagg', 'dp', 'util'],
+  transport: ['crypto', 'util'],
   cli: ['crypto', 'encode', 'secagg', 'dp', 'fl', 'transport', 'util'],
   browser: ['crypto', 'encode', 'secagg', 'dp', 'fl', 'transport', 'util'],
 };

@@ -52,9 +52,9 @@ const EXPECTED = {
     'verifyLedgerFile', 'verifyPlan', 'withoutSamplingAmplification',
   ],
   transport: [
-    'CloseCode', 'Coordinator', 'DEFAULT_SERVER_LIMITS', 'MemoryTransport',
+    'CloseCode', 'DEFAULT_SERVER_LIMITS', 'MemoryTransport',
     'WebSocketServerTransport', 'loadEnrolledKeys', 'loadOrCreateIdentity',
-    'nodeConnector', 'parseIdentity', 'secAggProtocol', 'webSocketConnector',
+    'nodeConnector', 'parseIdentity', 'webSocketConnector',
   ],
 } as const;
 

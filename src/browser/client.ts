@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ed25519KeyPair } from '../crypto/signatures.js';
 import { hex } from '../transport/session.js';
 import { runParticipant, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from '../fl/participant.js';
-import { secAggProtocol } from '../transport/secagg-protocol.js';
+import { secAggProtocol } from '../fl/secagg-protocol.js';
 import { trainingInput } from '../fl/training.js';
 import { webSocketConnector, type WebSocketLike } from '../transport/ws-client.js';
 import { fillRandomUint32 } from '../crypto/random.js';

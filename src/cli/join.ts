@@ -183,7 +183,7 @@ async function join(opts: JoinOptions): Promise<void> {
     return v;
   };
 
-  const { secAggProtocol } = await import('../transport/secagg-protocol.js');
+  const { secAggProtocol } = await import('../fl/secagg-protocol.js');
   const connect = nodeConnector(opts.server, opts.ca ? { ca: await fs.readFile(opts.ca) } : {});
   const channel = await connect();
   if (!ledgerFile) log('no --identity: this run\'s privacy ledger is kept in memory only');

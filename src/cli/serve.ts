@@ -17,10 +17,10 @@ import type { RevokedSerials } from '../crypto/certificate.js';
 import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability, parseDropout, parseDimension } from './common.js';
 import { applyAverage, dpCodec, modelDimension, parseModelSpec, trainingCodec } from '../fl/training-codec.js';
 import type { PrivacyLedger } from '../dp/ledger.js';
-import { Coordinator, type RoundRecord } from '../transport/coordinator.js';
+import { RoundCoordinator, type RoundRecord } from '../fl/round-coordinator.js';
 import { WebSocketServerTransport } from '../transport/ws-server.js';
 import { loadEnrolledKeys } from '../transport/node-client.js';
-import { formatCoordinatorEpsilon, formatLedgerEpsilon, renderStatusPage, type PrivacyStatus } from '../transport/status-page.js';
+import { formatCoordinatorEpsilon, formatLedgerEpsilon, renderStatusPage, type PrivacyStatus } from '../fl/status-page.js';
 
 interface ServeOptions {
   port: number;
@@ -178,8 +178,8 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (opts.demo && !dir) throw new CliExit(2, 'serve --demo: browser bundle not found; run `node scripts/build-browser.mjs` first');
 
   // Loaded on use: the SecAgg core is only needed once a coordinator runs.
-  const { secAggProtocol } = await import('../transport/secagg-protocol.js');
-  let coordinator: Coordinator | undefined;
+  const { secAggProtocol } = await import('../fl/secagg-protocol.js');
+  let coordinator: RoundCoordinator | undefined;
   // Both guarantees: the ledger's figure (every round composed, with its guarantee) and, per client, against the coordinator.
   const privacy = (): PrivacyStatus => (ledger
     ? { epsilon: ledger.epsilon, budget: ledger.budget, delta: ledger.header.delta, ledgerRounds: ledger.rounds, guarantee: ledger.guarantee, againstCoordinator: ledger.againstCoordinator() }
@@ -229,7 +229,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     onRequest,
   });
   const log = (line: string): void => void process.stderr.write(`fedveil serve: ${line}\n`);
-  coordinator = new Coordinator({
+  coordinator = new RoundCoordinator({
     transport,
     protocol: secAggProtocol,
     enrolment: {

@@ -30,3 +30,7 @@ export { makeClientPolicy, insecureDevelopmentPolicy, parseCertificate, DEFAULT_
 export { checkRound, type AnnouncedRound, type CheckedRound } from './round-check.js';
 export { runParticipant, Rejected, type ParticipantOptions, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from './participant.js';
 export { parseModelSpec, modelDimension, trainingCodec, applyAverage, type ModelSpec } from './training-codec.js';
+export type { Protocol, RoundServer, RoundClient, RoundParams } from './protocol.js';
+export { RoundCoordinator, type RoundCoordinatorOptions, type CoordinatorEvent, type CoordinatorStatus, type Enrolment, type RoundRecord } from './round-coordinator.js';
+export { secAggProtocol } from './secagg-protocol.js';
+export type { PrivacyStatus } from './status-page.js';

@@ -17,7 +17,7 @@
 import { unpack } from 'msgpackr';
 import { FedveilError, InvalidMessage, PolicyViolation, ProtocolAborted } from '../errors.js';
 import type { Channel, CloseInfo } from '../transport/channel.js';
-import type { Protocol, RoundClient } from '../transport/protocol.js';
+import type { Protocol, RoundClient } from './protocol.js';
 import { channelBinding, hex, signAuth, signEnvelope, type Identity } from '../transport/session.js';
 import { decodeServerMessage, encodeMessage, WIRE_VERSION, type RoundTask, type ServerMessage } from '../transport/wire.js';
 import { makeClientPolicy, type ClientPolicy } from './policy.js';

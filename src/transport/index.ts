@@ -1,6 +1,6 @@
 /**
  * fedveil transport layer: the channel abstraction, the in-memory transport
- * (embedded default), the authenticated coordinator, and
+ * (embedded default), the authenticated wire format and sessions, and
  * the WebSocket server (Node, `ws`) and client channel. The browser bundle
  * (src/browser/) imports the isomorphic modules directly, never this
  * entry, so Node-only pieces may live here. See docs/network.md.
@@ -9,11 +9,7 @@ export { CloseCode, type Channel, type CloseInfo, type Connector, type ServerTra
 export { MemoryTransport } from './memory.js';
 export type { RoundTask, RoundConfigWire, RosterWire, RosterEntryWire } from './wire.js';
 export type { Identity } from './session.js';
-export type { Protocol, RoundServer, RoundClient, RoundParams } from './protocol.js';
-export { Coordinator, type CoordinatorOptions, type CoordinatorEvent, type CoordinatorStatus, type Enrolment, type RoundRecord } from './coordinator.js';
 export { webSocketConnector, type WebSocketFactory, type WebSocketLike } from './ws-client.js';
 export { DEFAULT_SERVER_LIMITS, type FloodLimits, type LimitVerdict } from './limits.js';
-export { secAggProtocol } from './secagg-protocol.js';
 export { WebSocketServerTransport, type WebSocketServerOptions } from './ws-server.js';
 export { nodeConnector, loadOrCreateIdentity, parseIdentity, loadEnrolledKeys, type NodeConnectOptions } from './node-client.js';
-export type { PrivacyStatus } from './status-page.js';

@@ -12,10 +12,10 @@ import { deterministicRandom } from '../../src/crypto/random.js';
 import { LedgerWriteError, PrivacyLedger, type LedgerLineWriter } from '../../src/dp/ledger.js';
 import { verifyLedger } from '../../src/dp/ledger-verify.js';
 import { insecureDevelopmentPolicy } from '../../src/fl/policy.js';
-import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
+import { RoundCoordinator, type RoundRecord } from '../../src/fl/round-coordinator.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 import { runParticipant } from '../../src/fl/participant.js';
-import { secAggProtocol } from '../../src/transport/secagg-protocol.js';
+import { secAggProtocol } from '../../src/fl/secagg-protocol.js';
 import { hex } from '../../src/transport/session.js';
 import { gaussianRound, tempDir, testKey } from '../fixtures/ledgers/generate.js';
 
@@ -31,7 +31,7 @@ async function runRound(writeLine: LedgerLineWriter): Promise<{
   const records: RoundRecord[] = [];
   const sent: string[] = [];
   const unmaskSentAtAppend: boolean[] = [];
-  const coordinator = new Coordinator({
+  const coordinator = new RoundCoordinator({
     transport, protocol: secAggProtocol, enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) },
     dim: 8, bits: 16, minClients: N, rounds: 1, stageTimeoutMs: 20000,
     beforeUnmask: async ({ survivors }) => {

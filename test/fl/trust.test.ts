@@ -10,8 +10,8 @@
 import { unpack } from 'msgpackr';
 import { MemoryTransport } from '../../src/transport/memory.js';
 import { runParticipant } from '../../src/fl/participant.js';
-import { secAggProtocol } from '../../src/transport/secagg-protocol.js';
-import { Coordinator } from '../../src/transport/coordinator.js';
+import { secAggProtocol } from '../../src/fl/secagg-protocol.js';
+import { RoundCoordinator } from '../../src/fl/round-coordinator.js';
 import { encodeMessage as encodeWire } from '../../src/transport/wire.js';
 import { ed25519KeyPair, type Ed25519KeyPair } from '../../src/crypto/signatures.js';
 import { encodeCertificate, issueCertificate } from '../../src/crypto/certificate.js';
@@ -409,7 +409,7 @@ describe("the client's own budget", () => {
     let K = 0;
     while (new RdpAccountant().compose(selfComposedEvent(event, K + 1)).epsilon(1e-5) <= budget) K++;
     expect(K).toBeGreaterThan(0);
-    const coordinator = new Coordinator({
+    const coordinator = new RoundCoordinator({
       transport, protocol: secAggProtocol, enrolment: { enrolled: new Set() }, authorities: [authority.publicKey],
       dim: probe.paddedDim, bits: 20, minClients: n, maxClients: n, rounds: K + 3, mode: 'active', colluders: 0, minSurvivors: () => n,
       planHash: (p) => planHash(p as unknown as DistributedDpPlan),

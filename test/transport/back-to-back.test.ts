@@ -9,7 +9,7 @@
  */
 import { ed25519KeyPair } from '../../src/crypto/index.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
-import { Coordinator, type CoordinatorEvent, type RoundRecord } from '../../src/transport/coordinator.js';
+import { RoundCoordinator, type CoordinatorEvent, type RoundRecord } from '../../src/fl/round-coordinator.js';
 import { nodeConnector } from '../../src/transport/node-client.js';
 import { runParticipant } from '../../src/fl/participant.js';
 import { hex } from '../../src/transport/session.js';
@@ -31,7 +31,7 @@ test(`${ROUNDS} back-to-back rounds of ${CLIENTS} clients with default limits: e
   const records: RoundRecord[] = [];
   const trouble: CoordinatorEvent[] = [];
   let finished = false;
-  const coordinator = new Coordinator({
+  const coordinator = new RoundCoordinator({
     transport,
     protocol: protocolUnderTest,
     enrolment: { enrolled: new Set(honest.map((k) => hex(k.publicKey))) },

@@ -6,7 +6,7 @@
  */
 import { pack, unpack } from 'msgpackr';
 import type { Outgoing, SecAggConfig, SecAggStage } from '../../src/secagg/types.js';
-import type { Protocol, RoundClient, RoundParams, RoundServer } from '../../src/transport/protocol.js';
+import type { Protocol, RoundClient, RoundParams, RoundServer } from '../../src/fl/protocol.js';
 
 class FakeServer implements RoundServer {
   stage: SecAggStage = 'AdvertiseKeys';

@@ -11,7 +11,7 @@ import { ed25519KeyPair } from '../../src/crypto/index.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { InvalidMessage } from '../../src/errors.js';
 import { CloseCode, type Channel } from '../../src/transport/channel.js';
-import { Coordinator, type CoordinatorEvent, type CoordinatorOptions, type Enrolment, type RoundRecord } from '../../src/transport/coordinator.js';
+import { RoundCoordinator, type CoordinatorEvent, type RoundCoordinatorOptions, type Enrolment, type RoundRecord } from '../../src/fl/round-coordinator.js';
 import { FloodGuard } from '../../src/transport/limits.js';
 import { nodeConnector } from '../../src/transport/node-client.js';
 import { runParticipant } from '../../src/fl/participant.js';
@@ -32,7 +32,7 @@ function key(i: number): Identity {
 }
 
 interface Harness {
-  coordinator: Coordinator;
+  coordinator: RoundCoordinator;
   transport: WebSocketServerTransport;
   url: string;
   events: CoordinatorEvent[];
@@ -41,12 +41,12 @@ interface Harness {
   event(pred: (e: CoordinatorEvent) => boolean): Promise<CoordinatorEvent>;
 }
 
-async function harness(enrolment: Enrolment, coord: Partial<CoordinatorOptions> = {}, server: WebSocketServerOptions = {}): Promise<Harness> {
+async function harness(enrolment: Enrolment, coord: Partial<RoundCoordinatorOptions> = {}, server: WebSocketServerOptions = {}): Promise<Harness> {
   const transport = new WebSocketServerTransport({ port: 0, idleTimeoutMs: 0, ...server });
   const events: CoordinatorEvent[] = [];
   const records: RoundRecord[] = [];
   const waiters: Array<() => void> = [];
-  const coordinator = new Coordinator({
+  const coordinator = new RoundCoordinator({
     transport,
     protocol: protocolUnderTest,
     enrolment,

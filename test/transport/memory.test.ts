@@ -1,12 +1,12 @@
 import { ed25519KeyPair } from '../../src/crypto/index.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { BudgetExceeded } from '../../src/errors.js';
-import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
+import { RoundCoordinator, type RoundRecord } from '../../src/fl/round-coordinator.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 import { runParticipant, Rejected } from '../../src/fl/participant.js';
 import { hex } from '../../src/transport/session.js';
 import { fakeProtocol } from './fake-protocol.js';
-import { secAggProtocol } from '../../src/transport/secagg-protocol.js';
+import { secAggProtocol } from '../../src/fl/secagg-protocol.js';
 import { TokenBucket } from '../../src/transport/limits.js';
 import { expectFedveilRejection } from '../expect-error.js';
 import { insecureDevelopmentPolicy } from '../../src/fl/policy.js';
@@ -30,7 +30,7 @@ describe('MemoryTransport + Coordinator (plaintext stand-in protocol)', () => {
     const transport = new MemoryTransport();
     const ids = Array.from({ length: 5 }, (_, i) => ed25519KeyPair(deterministicRandom(new Uint8Array(32).fill(i + 1))));
     const records: RoundRecord[] = [];
-    const coordinator = new Coordinator({
+    const coordinator = new RoundCoordinator({
       transport,
       protocol: fakeProtocol,
       enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) },
@@ -75,7 +75,7 @@ describe('Coordinator stage deadlines (real SecAgg over MemoryTransport)', () =>
     const transport = new MemoryTransport();
     const ids = Array.from({ length: 6 }, (_, i) => ed25519KeyPair(deterministicRandom(new Uint8Array(32).fill(40 + i))));
     const records: RoundRecord[] = [];
-    const coordinator = new Coordinator({
+    const coordinator = new RoundCoordinator({
       transport,
       protocol: secAggProtocol,
       enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) },
@@ -139,7 +139,7 @@ describe('Coordinator budget guard', () => {
     const transport = new MemoryTransport();
     const ids = [1, 2, 3].map((i) => ed25519KeyPair(deterministicRandom(new Uint8Array(32).fill(60 + i))));
     const starts: number[] = [];
-    const coordinator = new Coordinator({
+    const coordinator = new RoundCoordinator({
       transport,
       protocol: fakeProtocol,
       enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) },
@@ -173,7 +173,7 @@ describe('active-server mode over the transport', () => {
     const transport = new MemoryTransport();
     const ids = Array.from({ length: 5 }, (_, i) => ed25519KeyPair(deterministicRandom(new Uint8Array(32).fill(80 + i))));
     const records: RoundRecord[] = [];
-    const coordinator = new Coordinator({ transport, protocol: secAggProtocol, enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) }, dim: 12, bits: 16, minClients: 5, rounds: 1, mode: 'active', onRound: (r) => void records.push(r) });
+    const coordinator = new RoundCoordinator({ transport, protocol: secAggProtocol, enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) }, dim: 12, bits: 16, minClients: 5, rounds: 1, mode: 'active', onRound: (r) => void records.push(r) });
     await coordinator.start();
     const inputs = new Map<string, Uint32Array>();
     await Promise.all(ids.map(async (identity, i) => runParticipant({ policy: devPolicy, channel: await transport.connect(), identity, protocol: secAggProtocol, input: ({ dim, bits }) => {

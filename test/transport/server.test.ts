@@ -12,11 +12,11 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { ed25519KeyPair } from '../../src/crypto/index.js';
 import { CloseCode } from '../../src/transport/channel.js';
-import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
+import { RoundCoordinator, type RoundRecord } from '../../src/fl/round-coordinator.js';
 import { loadEnrolledKeys, loadOrCreateIdentity, nodeConnector } from '../../src/transport/node-client.js';
 import { runParticipant } from '../../src/fl/participant.js';
 import { hex } from '../../src/transport/session.js';
-import { renderStatusPage } from '../../src/transport/status-page.js';
+import { renderStatusPage } from '../../src/fl/status-page.js';
 import { WebSocketServerTransport } from '../../src/transport/ws-server.js';
 import { protocolUnderTest } from './protocol-under-test.js';
 import { insecureDevelopmentPolicy } from '../../src/fl/policy.js';
@@ -52,7 +52,7 @@ describe('WebSocket server: TLS, status, idle timeout', () => {
         },
       });
       const records: RoundRecord[] = [];
-      const coordinator = new Coordinator({ transport, protocol: protocolUnderTest, enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) }, dim: 8, bits: 12, minClients: 3, rounds: 1, onRound: (r) => void records.push(r) });
+      const coordinator = new RoundCoordinator({ transport, protocol: protocolUnderTest, enrolment: { enrolled: new Set(ids.map((k) => hex(k.publicKey))) }, dim: 8, bits: 12, minClients: 3, rounds: 1, onRound: (r) => void records.push(r) });
       await coordinator.start();
       expect(transport.url()).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/$/);
       // Without the certificate trusted, the connection is refused.
@@ -92,7 +92,7 @@ describe('WebSocket server: TLS, status, idle timeout', () => {
 
   test('a silent connection is closed by the idle timeout (pings unanswered)', async () => {
     const transport = new WebSocketServerTransport({ port: 0, idleTimeoutMs: 300 });
-    const coordinator = new Coordinator({ transport, protocol: protocolUnderTest, enrolment: { enrolled: new Set() }, dim: 4, bits: 8, minClients: 2, authTimeoutMs: 60000 });
+    const coordinator = new RoundCoordinator({ transport, protocol: protocolUnderTest, enrolment: { enrolled: new Set() }, dim: 4, bits: 8, minClients: 2, authTimeoutMs: 60000 });
     await coordinator.start();
     try {
       // autoPong off: this peer never answers pings and never sends anything.

@@ -6,8 +6,8 @@
  */
 import { gaussianEvent, poissonSampledEvent } from '../../src/dp/events.js';
 import { ParticipationTally } from '../../src/dp/participants.js';
-import type { CoordinatorStatus } from '../../src/transport/coordinator.js';
-import { formatCoordinatorEpsilon, formatLedgerEpsilon, renderStatusPage, type PrivacyStatus } from '../../src/transport/status-page.js';
+import type { CoordinatorStatus } from '../../src/fl/round-coordinator.js';
+import { formatCoordinatorEpsilon, formatLedgerEpsilon, renderStatusPage, type PrivacyStatus } from '../../src/fl/status-page.js';
 
 const status: CoordinatorStatus = {
   name: 'c', state: 'waiting', round: null, stage: null, roundsCompleted: 3, roundsPlanned: null,

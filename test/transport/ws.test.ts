@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { ed25519KeyPair, ed25519Sign } from '../../src/crypto/index.js';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { CloseCode } from '../../src/transport/channel.js';
-import { Coordinator, type RoundRecord } from '../../src/transport/coordinator.js';
+import { RoundCoordinator, type RoundRecord } from '../../src/fl/round-coordinator.js';
 import { nodeConnector } from '../../src/transport/node-client.js';
 import { runParticipant } from '../../src/fl/participant.js';
 import { authTranscript, channelBinding, hex, signAuth, signEnvelope, type Identity } from '../../src/transport/session.js';
@@ -49,7 +49,7 @@ describe('WebSocket coordinator: auth, limits, malformed input', () => {
     const transport = new WebSocketServerTransport({ port: 0, maxPayload: 64 * 1024, messagesPerSecond: 20, burst: 40, idleTimeoutMs: 0 });
     const records: RoundRecord[] = [];
     const rejected: string[] = [];
-    const coordinator = new Coordinator({
+    const coordinator = new RoundCoordinator({
       transport,
       protocol: protocolUnderTest,
       enrolment: { enrolled },
@@ -135,7 +135,7 @@ describe('WebSocket coordinator: auth, limits, malformed input', () => {
   test('a client whose coordinator goes away gets CONNECTION_LOST', async () => {
     const honest = [key(1), key(2), key(3)];
     const transport = new WebSocketServerTransport({ port: 0 });
-    const coordinator = new Coordinator({ transport, protocol: protocolUnderTest, enrolment: { enrolled: new Set(honest.map((k) => hex(k.publicKey))) }, dim: DIM, bits: BITS, minClients: 3 });
+    const coordinator = new RoundCoordinator({ transport, protocol: protocolUnderTest, enrolment: { enrolled: new Set(honest.map((k) => hex(k.publicKey))) }, dim: DIM, bits: BITS, minClients: 3 });
     await coordinator.start();
     const url = transport.url();
     const hooks = honest.slice(0, 2).map(() => {

@@ -35,9 +35,9 @@ import { checkCertificate, decodeCertificate, type RevokedSerials } from '../cry
 import { RosterCommitment } from '../secagg/roster.js';
 import { neighbourGraph } from '../secagg/graph.js';
 import type { SecAggConfig, SecAggStage, Outgoing } from '../secagg/types.js';
-import { CloseCode, type Channel, type ServerTransport } from './channel.js';
-import { channelBinding, hex, verifyAuth, verifyEnvelope } from './session.js';
-import { decodeClientMessage, encodeMessage, WIRE_VERSION, type RoundTask, type ServerMessage } from './wire.js';
+import { CloseCode, type Channel, type ServerTransport } from '../transport/channel.js';
+import { channelBinding, hex, verifyAuth, verifyEnvelope } from '../transport/session.js';
+import { decodeClientMessage, encodeMessage, WIRE_VERSION, type RoundTask, type ServerMessage } from '../transport/wire.js';
 import type { Protocol, RoundServer } from './protocol.js';
 
 /** Which identities may join. */
@@ -92,7 +92,7 @@ export type CoordinatorEvent =
   | { type: 'round-end'; record: RoundRecord }
   | { type: 'finished'; reason: string };
 
-export interface CoordinatorOptions {
+export interface RoundCoordinatorOptions {
   transport: ServerTransport;
   protocol: Protocol;
   enrolment: Enrolment;
@@ -245,8 +245,8 @@ export interface CoordinatorStatus {
   lastRound: { round: number; ok: boolean; n: number; survivors: number; durationMs: number; reason: string } | null;
 }
 
-export class Coordinator {
-  private readonly opts: CoordinatorOptions;
+export class RoundCoordinator {
+  private readonly opts: RoundCoordinatorOptions;
   private readonly sessions = new Set<Session>();
   private readonly byIdentity = new Map<string, Session>();
   private readonly minClients: number;
@@ -276,7 +276,7 @@ export class Coordinator {
   readonly finished: Promise<void>;
   private opening = false;
 
-  constructor(opts: CoordinatorOptions) {
+  constructor(opts: RoundCoordinatorOptions) {
     aint('Coordinator: dim', opts.dim, 1);
     aint('Coordinator: bits', opts.bits, 1, 32);
     this.opts = opts;

@@ -10,7 +10,7 @@
  */
 import { GUARANTEE_TEXT, type Guarantee } from '../dp/events.js';
 import type { CoordinatorEpsilon } from '../dp/participants.js';
-import type { CoordinatorStatus } from './coordinator.js';
+import type { CoordinatorStatus } from './round-coordinator.js';
 
 export interface PrivacyStatus {
   /** Epsilon spent so far, every recorded round composed (null: no ledger configured). */
