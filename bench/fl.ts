@@ -12,13 +12,20 @@
  *   encoding; stops at 97% test accuracy or the round cap (--rounds).
  * - privacy: user-level DP at delta = 1e-5 for each --epsilons value
  *   (default 8,4,2; `none` = same settings without DP) with the settings
- *   printed in the output.
+ *   printed in the output. Every row carries both guarantees: `epsilon`
+ *   (`guarantee` 'model-observers': amplified by the Poisson sampling, valid
+ *   only if sampling was done as recorded) and `againstCoordinator` (no
+ *   amplification; the simulated client with the most participations and
+ *   the median client). Options: --clients, --sample-rate, --rounds,
+ *   --model mlp|2nn|linear, --hidden, --epochs, --batch-size, --lr, --clip,
+ *   --strategy fedavg|fedadam|fedyogi, --server-lr, --mechanism ddg|skellam,
+ *   --eval-every.
  * - overhead: the default `fedveil simulate` run; per-round privacy-layer
  *   time (encode + noise + secure aggregation + decode) / local training time.
  *
  * Timings are noisy on a shared machine; the ratios are measured in the same run.
  */
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, describeBackend } from '../src/fl/backend.js';
@@ -85,7 +92,13 @@ interface RunSummary {
   roundsToTarget: number | null;
   finalAccuracy: number;
   bestAccuracy: number;
+  /** The ledger's epsilon, against observers of the released models (amplified by sampling). */
   epsilon: number;
+  guarantee: RoundReport['guarantee'];
+  /** Epsilon against the coordinator (no amplification): most-participating and median simulated client. */
+  againstCoordinator: RoundReport['againstCoordinator'];
+  wallSeconds: number;
+  loadAverage: { start: number; end: number };
   meanClientsPerRound: number;
   medianTrainSeconds: number;
   medianPrivacySeconds: number;
@@ -95,7 +108,20 @@ interface RunSummary {
   medianBytesPerRound: number;
   aborted: number;
   stoppedBy?: string;
-  rows: Array<Pick<RoundReport, 'round' | 'sampled' | 'survived' | 'accuracy' | 'epsilon' | 'bytes' | 'seconds' | 'trainSeconds' | 'privacySeconds' | 'encodeSeconds' | 'aggregateSeconds'>>;
+  rows: Array<Pick<RoundReport, 'round' | 'sampled' | 'survived' | 'accuracy' | 'epsilon' | 'guarantee' | 'bytes' | 'seconds' | 'trainSeconds' | 'privacySeconds' | 'encodeSeconds' | 'aggregateSeconds'> & { coordinator: CoordinatorColumns | null }>;
+}
+
+/** The per-round figures against the coordinator (epsilon and participations of the worst-case and median client). */
+interface CoordinatorColumns { maxEpsilon: number | null; maxParticipations: number; medianEpsilon: number | null; medianParticipations: number }
+
+function coordinatorColumns(c: RoundReport['againstCoordinator']): CoordinatorColumns | null {
+  return c === null ? null : { maxEpsilon: c.worst.epsilon, maxParticipations: c.worst.participations, medianEpsilon: c.median.epsilon, medianParticipations: c.median.participations };
+}
+
+function fmtCoordinator(c: CoordinatorColumns | null): string {
+  if (c === null) return '';
+  const f = (e: number | null): string => (e === null ? 'unbounded' : e.toFixed(3));
+  return ` | eps coord max ${f(c.maxEpsilon)} (${c.maxParticipations}) median ${f(c.medianEpsilon)} (${c.medianParticipations})`;
 }
 
 async function simulate(params: Partial<SimulationParams>, target?: number): Promise<RunSummary> {
@@ -103,6 +129,8 @@ async function simulate(params: Partial<SimulationParams>, target?: number): Pro
   const setup = await setupSimulation({ ...params, ...(ledger ? { ledger } : {}) }, simulationLayers());
   if (ledger) log(`ledger: ${ledger}`);
   const rows: RunSummary['rows'] = [];
+  const w0 = performance.now();
+  const load0 = loadavg()[0]!;
   let roundsToTarget: number | null = null;
   let stoppedBy: string | undefined;
   log(`# ${JSON.stringify(params)} backend=${describeBackend(setup.backend)} dim=${setup.dim} z=${setup.noiseMultiplier} t=${setup.minClients}`);
@@ -118,8 +146,9 @@ async function simulate(params: Partial<SimulationParams>, target?: number): Pro
         }
         throw err;
       }
-      rows.push({ round: rep.round, sampled: rep.sampled, survived: rep.survived, accuracy: rep.accuracy, epsilon: rep.epsilon, bytes: rep.bytes, seconds: rep.seconds, trainSeconds: rep.trainSeconds, privacySeconds: rep.privacySeconds, encodeSeconds: rep.encodeSeconds, aggregateSeconds: rep.aggregateSeconds });
-      log(`round ${rep.round} sampled ${rep.sampled} survived ${rep.survived}${rep.aborted ? ' ABORTED' : ''} acc ${rep.accuracy.toFixed(4)} eps ${rep.epsilon.toFixed(3)} bytes ${rep.bytes} s ${rep.seconds.toFixed(1)} (train ${rep.trainSeconds.toFixed(1)}, privacy ${rep.privacySeconds.toFixed(2)} = encode ${rep.encodeSeconds.toFixed(2)} + aggregate ${rep.aggregateSeconds.toFixed(2)})`);
+      const coordinator = coordinatorColumns(rep.againstCoordinator);
+      rows.push({ round: rep.round, sampled: rep.sampled, survived: rep.survived, accuracy: rep.accuracy, epsilon: rep.epsilon, guarantee: rep.guarantee, coordinator, bytes: rep.bytes, seconds: rep.seconds, trainSeconds: rep.trainSeconds, privacySeconds: rep.privacySeconds, encodeSeconds: rep.encodeSeconds, aggregateSeconds: rep.aggregateSeconds });
+      log(`round ${rep.round} sampled ${rep.sampled} survived ${rep.survived}${rep.aborted ? ' ABORTED' : ''} acc ${rep.accuracy.toFixed(4)} eps models* ${rep.epsilon.toFixed(3)}${fmtCoordinator(coordinator)} bytes ${rep.bytes} s ${rep.seconds.toFixed(1)} (train ${rep.trainSeconds.toFixed(1)}, privacy ${rep.privacySeconds.toFixed(2)} = encode ${rep.encodeSeconds.toFixed(2)} + aggregate ${rep.aggregateSeconds.toFixed(2)})`);
       if (target !== undefined && roundsToTarget === null && rep.accuracy >= target) {
         roundsToTarget = rep.round;
         break;
@@ -128,6 +157,7 @@ async function simulate(params: Partial<SimulationParams>, target?: number): Pro
   } finally {
     await setup.close();
   }
+  const wallSeconds = (performance.now() - w0) / 1000;
   const done = rows.filter((r) => r.survived > 0);
   const accs = rows.map((r) => r.accuracy).filter(Number.isFinite);
   const train = median(done.map((r) => r.trainSeconds));
@@ -135,7 +165,8 @@ async function simulate(params: Partial<SimulationParams>, target?: number): Pro
   return {
     params, backend: describeBackend(setup.backend), dim: setup.dim, noiseMultiplier: setup.noiseMultiplier, minClients: setup.minClients,
     roundsRun: rows.length, roundsToTarget, finalAccuracy: accs.at(-1) ?? NaN, bestAccuracy: Math.max(...accs),
-    epsilon: rows.at(-1)?.epsilon ?? 0, meanClientsPerRound: done.reduce((a, r) => a + r.survived, 0) / Math.max(1, done.length),
+    epsilon: rows.at(-1)?.epsilon ?? 0, guarantee: setup.coordinator.epsilonGuarantee, againstCoordinator: setup.coordinator.againstCoordinator,
+    wallSeconds, loadAverage: { start: load0, end: loadavg()[0]! }, meanClientsPerRound: done.reduce((a, r) => a + r.survived, 0) / Math.max(1, done.length),
     medianTrainSeconds: train, medianPrivacySeconds: priv,
     medianEncodeSeconds: median(done.map((r) => r.encodeSeconds)), medianAggregateSeconds: median(done.map((r) => r.aggregateSeconds)), privacyOverTrain: priv / train,
     medianBytesPerRound: median(done.map((r) => r.bytes)), aborted: rows.length - done.length,
@@ -156,8 +187,8 @@ function privacyRun(epsilon: number): Partial<SimulationParams> {
   return {
     clients: Number(opt('--clients') ?? 1000), sampleRate: Number(opt('--sample-rate') ?? 0.1), privacy: true, epsilon, delta: 1e-5,
     rounds: Number(opt('--rounds') ?? 30), model: (opt('--model') ?? 'mlp') as SimulationParams['model'], hidden: Number(opt('--hidden') ?? 32),
-    split: 'iid', epochs: Number(opt('--epochs') ?? 1), batchSize: 10, learningRate: Number(opt('--lr') ?? 0.15), clipNorm: Number(opt('--clip') ?? 0.5),
-    serverLearningRate: Number(opt('--server-lr') ?? 1), dropout: 0, aggregation, seed, mechanism: (opt('--mechanism') ?? 'ddg') as 'ddg' | 'skellam',
+    split: 'iid', epochs: Number(opt('--epochs') ?? 1), batchSize: Number(opt('--batch-size') ?? 10), learningRate: Number(opt('--lr') ?? 0.15), clipNorm: Number(opt('--clip') ?? 0.5),
+    strategy: (opt('--strategy') ?? 'fedavg') as SimulationParams['strategy'], serverLearningRate: Number(opt('--server-lr') ?? 1), dropout: 0, aggregation, seed, mechanism: (opt('--mechanism') ?? 'ddg') as 'ddg' | 'skellam',
     evalEvery: Number(opt('--eval-every') ?? 5),
   };
 }
