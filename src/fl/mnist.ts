@@ -22,6 +22,8 @@ export interface LabelledData {
   readonly features: number;
   readonly classes: number;
   readonly n: number;
+  /** Shape of one example as the model takes it (e.g. [28, 28, 1]); default [features]. Its product is `features`. */
+  readonly shape?: readonly number[];
 }
 
 export interface Mnist {
@@ -89,5 +91,5 @@ export function subset(data: LabelledData, indices: ArrayLike<number>): Labelled
     xs.set(data.xs.subarray(j * data.features, (j + 1) * data.features), i * data.features);
     labels[i] = data.labels[j]!;
   }
-  return Object.freeze({ xs, labels, features: data.features, classes: data.classes, n });
+  return Object.freeze({ xs, labels, features: data.features, classes: data.classes, n, ...(data.shape ? { shape: data.shape } : {}) });
 }

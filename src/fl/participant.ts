@@ -73,6 +73,12 @@ export interface ParticipantOptions {
   input: (info: RoundInfo) => Uint32Array | Promise<Uint32Array>;
   enrolToken?: string;
   agent?: string;
+  /**
+   * The replay guard's state, shared by the connections of one client
+   * (fl/reconnect.ts): the last round taken part in, per coordinator
+   * session (hex). Default: this connection's own.
+   */
+  lastRounds?: Map<string, number>;
   onEvent?: (event: ParticipantEvent) => void;
   /** Test hook: called with each outgoing SecAgg frame's type before it is sent; a returned promise is awaited. */
   beforeSend?: (type: string) => void | Promise<void>;
@@ -106,7 +112,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
   let coordinatorSession: Uint8Array | undefined;
   /** Round tags this client took part in (replay guard when no ledger is kept). */
   const seenTags = new Set<string>();
-  let lastRound = -1;
+  const lastRounds = opts.lastRounds ?? new Map<string, number>();
   let seq = 0;
   let client: RoundClient | undefined;
   let roundChecked: CheckedRound | undefined;
@@ -163,17 +169,20 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
             checked = checkRound(policy, {
               round: msg.round, index: msg.index, n: c.n, threshold: c.threshold, minSurvivors: c.minSurvivors, bits: c.bits, dim: c.dim, graph: c.graph, degree: c.degree,
               mode: c.mode, seed: c.seed, stageTimeoutMs: c.stageTimeoutMs, maxFrameBytes: c.maxFrameBytes, roster: c.roster,
+              kind: msg.task.kind,
               ...(msg.task.kind === 'train' ? { model: msg.task.global, ...(msg.task.dp !== undefined ? { plan: msg.task.dp } : {}) } : {}),
+              ...(msg.task.kind === 'evaluate' ? { model: msg.task.global } : {}),
             }, { identity: identity.publicKey, coordinatorSession, now: opts.now?.() ?? Math.floor(Date.now() / 1000) });
             const tagHex = hex(checked.roundTag);
             // A replayed round (same tag) or a round number that does not move forward.
             if (seenTags.has(tagHex)) throw new PolicyViolation('replay', `round ${msg.round} was already taken part in`);
+            const lastRound = lastRounds.get(hex(coordinatorSession)) ?? -1;
             if (msg.round <= lastRound) throw new PolicyViolation('replay', `round ${msg.round} is not after round ${lastRound} of this coordinator session`);
             if (opts.ledger && checked.plan) {
               opts.ledger.check({ event: unamplifiedEvent(checked.plan), roundTag: checked.roundTag, coordinator: coordinatorSession, round: msg.round });
             }
             seenTags.add(tagHex);
-            lastRound = msg.round;
+            lastRounds.set(hex(coordinatorSession), msg.round);
           } catch (err) {
             if (!(err instanceof PolicyViolation)) throw err;
             opts.onEvent?.({ type: 'refused', round: msg.round, field: err.field, message: err.message });

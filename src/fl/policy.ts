@@ -55,6 +55,12 @@ export interface ClientPolicy {
   readonly minHonest: number;
   readonly dp: ClientPolicyDp;
   readonly budget: { readonly epsilon: number; readonly delta: number; readonly maxParticipations: number };
+  /**
+   * Take part in federated-evaluation rounds: the client sends two counts
+   * (correct predictions, examples) on its held-out data, summed by secure
+   * aggregation WITHOUT DP noise. Default false: such rounds are refused.
+   */
+  readonly evaluation: boolean;
 }
 
 /** What a caller may give; everything has a default. Keys are bytes or hex. */
@@ -69,6 +75,7 @@ export interface ClientPolicyInput {
   minHonest?: number;
   dp?: Partial<{ required: boolean; mechanism: DistributedMechanism | readonly DistributedMechanism[]; minNoiseMultiplier: number; maxClip: number; minBits: number; maxBits: number; maxSensitivityInflation: number }>;
   budget?: Partial<{ epsilon: number; delta: number; maxParticipations: number }>;
+  evaluation?: boolean;
 }
 
 /** A revocation list as stored in JSON files (`fedveil authority revoke`). */
@@ -84,7 +91,7 @@ export interface CertificateJson {
   certificate: string;
 }
 
-export const DEFAULT_CLIENT_POLICY: Readonly<Required<Omit<ClientPolicyInput, 'authorities' | 'revocations' | 'dp' | 'budget'>>> = Object.freeze({
+export const DEFAULT_CLIENT_POLICY: Readonly<Required<Omit<ClientPolicyInput, 'authorities' | 'revocations' | 'dp' | 'budget' | 'evaluation'>>> = Object.freeze({
   mode: 'active',
   requireCertificates: true,
   minRoster: 10,
@@ -118,7 +125,7 @@ function num(field: string, v: unknown, dflt: number, min: number, max = Infinit
   return v as number;
 }
 
-const KNOWN = new Set(['mode', 'authorities', 'requireCertificates', 'revocations', 'minRoster', 'minThreshold', 'colluders', 'minHonest', 'dp', 'budget']);
+const KNOWN = new Set(['mode', 'authorities', 'requireCertificates', 'revocations', 'minRoster', 'minThreshold', 'colluders', 'minHonest', 'dp', 'budget', 'evaluation']);
 const KNOWN_DP = new Set(['required', 'mechanism', 'minNoiseMultiplier', 'maxClip', 'minBits', 'maxBits', 'maxSensitivityInflation']);
 const KNOWN_BUDGET = new Set(['epsilon', 'delta', 'maxParticipations']);
 
@@ -185,12 +192,14 @@ export function makeClientPolicy(input: ClientPolicyInput | unknown = {}): Clien
     maxParticipations: int('budget.maxParticipations', bIn.maxParticipations, Number.MAX_SAFE_INTEGER, 1),
   });
   if (colluders >= minThreshold) fail('colluders', `g = ${colluders} must be below minThreshold = ${minThreshold}`);
+  if (o.evaluation !== undefined && typeof o.evaluation !== 'boolean') fail('evaluation', 'expected true or false');
+  const evaluation = o.evaluation === true;
   return Object.freeze({
     mode: mode as ClientPolicy['mode'],
     authorities: Object.freeze(authorities),
     requireCertificates: requireCertificates as boolean,
     revocations: Object.freeze(revocations),
-    minRoster, minThreshold, colluders, minHonest, dp, budget,
+    minRoster, minThreshold, colluders, minHonest, dp, budget, evaluation,
   });
 }
 

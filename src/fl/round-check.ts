@@ -58,6 +58,8 @@ export interface AnnouncedRound {
   readonly plan?: unknown;
   /** The global model bytes the client received (float32 weights), if any. */
   readonly model?: Uint8Array;
+  /** What the round asks for (default 'train' when a model is sent, else 'vector'). */
+  readonly kind?: 'vector' | 'train' | 'evaluate';
 }
 
 /** What the client learned from a round it accepts. */
@@ -157,7 +159,12 @@ export function checkRound(policy: ClientPolicy, a: AnnouncedRound, ctx: { ident
 
   // The DP plan, checked against the policy and recomputed.
   let plan: DistributedDpPlan | undefined;
-  if (a.plan !== undefined) {
+  if (a.kind === 'evaluate') {
+    // Two counts, no noise: only a policy that opted in takes part.
+    if (!policy.evaluation) throw new PolicyViolation('evaluation', 'the round asks for federated-evaluation counts and the policy does not allow evaluation rounds');
+    if (a.plan !== undefined) throw new PolicyViolation('evaluation', 'an evaluation round carries no DP plan');
+    if (a.dim !== 2) throw new PolicyViolation('evaluation', `an evaluation round sums 2 counts, this one ${a.dim} values`);
+  } else if (a.plan !== undefined) {
     const modelDim = a.model ? a.model.length / 4 : a.dim;
     // I6: the noise must be calibrated to the honest minimum of the decodable sums.
     plan = verifyPlan(a.plan, policy.dp, { threshold: decodable, colluders: policy.colluders, dim: modelDim, paddedDim: a.dim, bits: a.bits, maxClients: a.n });

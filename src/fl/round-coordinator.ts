@@ -56,6 +56,13 @@ export interface Enrolment {
   readonly maxTokenEnrolments?: number;
 }
 
+/** A round's task with its own vector shape (dimension d and modulus bits b, instead of the coordinator's defaults). */
+export interface RoundSpec {
+  readonly task: RoundTask;
+  readonly dim: number;
+  readonly bits: number;
+}
+
 /** What the coordinator reports about a finished round. */
 export interface RoundRecord {
   readonly round: number;
@@ -88,6 +95,8 @@ export type CoordinatorEvent =
   | { type: 'rejected'; remote: string; code: string; message: string }
   | { type: 'disconnected'; remote: string; identity?: string; code: number; reason: string }
   | { type: 'round-start'; round: number; n: number; threshold: number }
+  /** Selection left too few (or too many) clients: the round number is used up, nothing was sent. */
+  | { type: 'round-skipped'; round: number; pool: number; selected: number; reason: string }
   | { type: 'stage'; round: number; stage: SecAggStage; viaDeadline: boolean }
   | { type: 'round-end'; record: RoundRecord }
   | { type: 'finished'; reason: string };
@@ -178,7 +187,20 @@ export interface RoundCoordinatorOptions {
    * must be calibrated to the honest minimum the clients can check:
    * minSurvivors - g on the full graph, threshold - g on a SecAgg+ graph.
    */
-  task?: (round: number, n: number, params: { graph: 'full' | 'harary'; degree: number; threshold: number; minSurvivors: number }) => RoundTask;
+  task?: (round: number, n: number, params: { graph: 'full' | 'harary'; degree: number; threshold: number; minSurvivors: number }) => RoundTask | RoundSpec;
+  /**
+   * Ready clients to wait for before a roster is formed (default
+   * minClients). With `select`, this is the pool sampled from.
+   */
+  population?: number;
+  /**
+   * Client selection: given the number of ready clients (the pool), the
+   * 0-based indices into it that form the next roster (default: all, up to
+   * maxClients). A selection smaller than minClients or larger than
+   * maxClients consumes the round number without opening it (event
+   * `round-skipped`); nothing is sent and nothing is spent.
+   */
+  select?: (pool: number) => readonly number[];
   /** Called (and awaited) when a round ends, before the next opens: ledger, results. */
   onRound?: (record: RoundRecord) => void | Promise<void>;
   onEvent?: (event: CoordinatorEvent) => void;
@@ -504,11 +526,24 @@ export class RoundCoordinator {
     if (this.opts.rounds !== undefined && this.completed >= this.opts.rounds) return;
     if (this.regrouping && this.regrouping.size > 0) return;
     const ready = this.waiting();
-    if (ready.length < this.minClients) return;
+    if (ready.length < Math.max(this.minClients, this.opts.population ?? 0)) return;
     this.endRegroup();
+    let roster = ready.slice(0, this.maxClients);
+    if (this.opts.select) {
+      const picked = this.opts.select(ready.length);
+      if (picked.length < this.minClients || picked.length > this.maxClients) {
+        const round = this.nextRound++;
+        const reason = picked.length < this.minClients ? `selected ${picked.length} of ${ready.length} ready clients, fewer than the ${this.minClients} a round needs` : `selected ${picked.length} clients, more than the largest roster (${this.maxClients})`;
+        this.last = { round, ok: false, n: 0, survivors: 0, durationMs: 0, reason };
+        this.emit({ type: 'round-skipped', round, pool: ready.length, selected: picked.length, reason });
+        setTimeout(() => this.maybeOpenRound(), 0);
+        return;
+      }
+      roster = picked.map((i) => ready[i]!);
+    }
     this.opening = true;
     try {
-      this.openRound(ready.slice(0, this.maxClients));
+      this.openRound(roster);
     } catch (err) {
       // The budget guard refused the next round: a normal end of training.
       if (err instanceof BudgetExceeded) this.finish(`privacy budget exhausted: ${err.message}`);
@@ -525,7 +560,12 @@ export class RoundCoordinator {
     const choice = protocol.chooseParams(n, this.opts.dropout ?? 0.1, mode === 'active' ? this.opts.colluders ?? 0 : 0, mode);
     const minSurvivors = Math.min(n, Math.max(choice.threshold, this.opts.minSurvivors?.(n) ?? choice.threshold));
     // First, so that a refusal (the privacy budget guard) leaves no round behind.
-    const task: RoundTask = this.opts.task?.(this.nextRound, n, { ...choice, minSurvivors }) ?? { kind: 'vector' };
+    const made = this.opts.task?.(this.nextRound, n, { ...choice, minSurvivors }) ?? { kind: 'vector' as const };
+    const task: RoundTask = 'task' in made ? made.task : made;
+    const dim = 'task' in made ? made.dim : this.opts.dim;
+    const bits = 'task' in made ? made.bits : this.opts.bits;
+    aint('round dim', dim, 1);
+    aint('round bits', bits, 1, 32);
     // The round commitment (I5): the roster's Merkle root, the plan, the
     // model and this coordinator's session; clients recompute the last three
     // from what they receive, and the root from the entries they check.
@@ -538,18 +578,18 @@ export class RoundCoordinator {
       minSurvivors,
       degree: choice.degree,
       graph: choice.graph,
-      dim: this.opts.dim,
-      bits: this.opts.bits,
+      dim,
+      bits,
       mode,
       ...(mode === 'active' ? { verifyKeys: roster.map((s) => s.pk!) } : {}),
       seed: randomBytes(32, this.rng),
       round: this.nextRound,
       stageTimeoutMs: this.stageTimeoutMs,
-      maxFrameBytes: this.opts.maxFrameBytes ?? defaultMaxFrameBytes(n, this.opts.dim, this.opts.bits),
+      maxFrameBytes: this.opts.maxFrameBytes ?? defaultMaxFrameBytes(n, dim, bits),
       commitment: {
         rosterRoot: commitment.root,
         planHash: dpPlan !== undefined && this.opts.planHash ? this.opts.planHash(dpPlan) : new Uint8Array(32),
-        modelHash: task.kind === 'train' ? sha256(task.global) : new Uint8Array(32),
+        modelHash: task.kind === 'train' || task.kind === 'evaluate' ? sha256(task.global) : new Uint8Array(32),
         coordinatorSession: this.sessionId,
       },
     });
@@ -788,6 +828,18 @@ export class RoundCoordinator {
     clearTimeout(this.regroupTimer);
     this.regroupTimer = undefined;
     this.regrouping = undefined;
+  }
+
+  /** End now: tell every client `bye` with this reason (a running round is abandoned, nothing of it is unmasked after this). */
+  end(reason = 'all rounds completed'): void {
+    if (this.state === 'finished' || this.state === 'stopped') return;
+    if (this.active && !this.active.ended) {
+      this.active.ended = true;
+      this.clearTimer(this.active);
+      this.active = undefined;
+    }
+    this.endRegroup();
+    this.finish(reason);
   }
 
   private finish(reason = 'all rounds completed'): void {

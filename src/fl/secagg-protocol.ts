@@ -19,7 +19,10 @@ const CORRUPT_FRACTION = 0.05;
  */
 const SMALL_ROSTER = 64;
 
-const protocol: Protocol = {
+/** The SecAgg binding with its own small-roster bound: rosters up to `fullGraphUpTo` use the full graph. */
+export function secAggProtocolWith(opts: { fullGraphUpTo?: number } = {}): Protocol {
+  const small = opts.fullGraphUpTo ?? SMALL_ROSTER;
+  const protocol: Protocol = {
   makeConfig: (p) =>
     makeConfig({
       n: p.n,
@@ -44,7 +47,7 @@ const protocol: Protocol = {
     // among the neighbours, Bell et al. 2020), then the clients' majority
     // rule with g colluders, 2t > holders + g.
     const majority = (holders: number): number => Math.floor((holders + colluders) / 2) + 1;
-    if (n > SMALL_ROSTER) {
+    if (n > small) {
       const p = findSecAggPlusParams({ clients: n, dropout, corrupt: CORRUPT_FRACTION, ...(mode === 'active' ? { adversary: 'semi-malicious' as const } : {}) });
       const holders = p.graph === 'full' ? n : p.degree + 1;
       const threshold = mode === 'active' ? Math.max(p.threshold, majority(holders)) : p.threshold;
@@ -57,6 +60,8 @@ const protocol: Protocol = {
     if (t > n) throw new InfeasibleParameters(`colluders: g = ${colluders} needs a threshold above the roster size n = ${n}; lower g or add clients`);
     return { graph: 'full' as const, degree: n - 1, threshold: t };
   },
-};
+  };
+  return Object.freeze(protocol);
+}
 
-export const secAggProtocol: Protocol = Object.freeze(protocol);
+export const secAggProtocol: Protocol = secAggProtocolWith();

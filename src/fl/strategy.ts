@@ -28,6 +28,21 @@ export interface Strategy {
   apply(global: Float32Array, averageDelta: Float32Array | Float64Array): Float32Array;
   /** Forget optimiser state (moments). */
   reset(): void;
+  /** The optimiser state as plain JSON (for checkpoints). */
+  state(): StrategyState;
+  /** Continue from a state written by {@link state} (InvalidArgument if it is another strategy's). */
+  restore(state: StrategyState): void;
+}
+
+/** A strategy's optimiser state in a checkpoint: its name and, for the adaptive ones, the moments. */
+export interface StrategyState {
+  readonly name: Strategy['name'];
+  readonly m?: number[];
+  readonly v?: number[];
+}
+
+function checkState(kind: Strategy['name'], state: StrategyState): void {
+  if (!state || typeof state !== 'object' || state.name !== kind) throw new InvalidArgument(`strategy: the checkpoint holds ${state && typeof state === 'object' ? String(state.name) : 'no'} state, this server runs ${kind}`);
 }
 
 function checkShapes(global: Float32Array, delta: Float32Array | Float64Array): void {
@@ -52,6 +67,10 @@ export function fedAvg(opts: { serverLearningRate?: number } = {}): Strategy {
       return out;
     },
     reset(): void {},
+    state: () => ({ name: 'fedavg' as const }),
+    restore(state: StrategyState): void {
+      checkState('fedavg', state);
+    },
   });
 }
 
@@ -98,6 +117,20 @@ function adaptive(kind: 'fedadam' | 'fedyogi', opts: AdaptiveOptions): Strategy 
     reset(): void {
       m = undefined;
       v = undefined;
+    },
+    state: (): StrategyState => ({ name: kind, ...(m && v ? { m: Array.from(m), v: Array.from(v) } : {}) }),
+    restore(state: StrategyState): void {
+      checkState(kind, state);
+      if (state.m === undefined && state.v === undefined) {
+        m = undefined;
+        v = undefined;
+        return;
+      }
+      if (!Array.isArray(state.m) || !Array.isArray(state.v) || state.m.length !== state.v.length || !state.m.every(Number.isFinite) || !state.v.every(Number.isFinite)) {
+        throw new InvalidArgument(`strategy: the checkpoint's ${kind} moments are malformed`);
+      }
+      m = Float64Array.from(state.m);
+      v = Float64Array.from(state.v);
     },
   });
 }

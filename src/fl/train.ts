@@ -91,7 +91,7 @@ export async function trainLocal(model: tf.LayersModel, data: LabelledData, opts
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   // FedProx anchor: a copy of the starting weights, disposed in `finally`.
   const anchor = mu > 0 ? vars.map((v) => tf.clone(v)) : [];
-  const xs = tf.tensor2d(data.xs, [data.n, data.features]);
+  const xs = tf.tensor(data.xs, [data.n, ...(data.shape ?? [data.features])]);
   const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(data.labels, 'int32'), data.classes).toFloat());
   const order = new Int32Array(data.n);
   for (let i = 0; i < data.n; i++) order[i] = i;
@@ -138,7 +138,7 @@ export function evaluateAccuracy(model: tf.LayersModel, data: LabelledData, batc
   for (let start = 0; start < data.n; start += batchSize) {
     const end = Math.min(data.n, start + batchSize);
     const pred = tf.tidy(() => {
-      const x = tf.tensor2d(data.xs.subarray(start * data.features, end * data.features), [end - start, data.features]);
+      const x = tf.tensor(data.xs.subarray(start * data.features, end * data.features), [end - start, ...(data.shape ?? [data.features])]);
       return (model.predict(x) as tf.Tensor).argMax(-1);
     });
     const p = pred.dataSync();

@@ -61,7 +61,15 @@ export interface RosterEntryWire {
  */
 export type RoundTask =
   | { kind: 'vector' }
-  | { kind: 'train'; model: string; global: Uint8Array; range: number; dp?: Record<string, unknown> };
+  /**
+   * Train from `global` (float32 weights) and send the encoded update.
+   * `model`: the model's signature (the client checks it against its own
+   * model); `spec`: a built-in model spec (softmax:F:C, mlp:F:H:C) when the
+   * server runs one, so a client without an app of its own can build it.
+   */
+  | { kind: 'train'; model: string; global: Uint8Array; range: number; dp?: Record<string, unknown>; spec?: string }
+  /** Evaluate `global` on local held-out data; send [correct, examples] (each at most `maxExamples`). */
+  | { kind: 'evaluate'; model: string; global: Uint8Array; maxExamples: number; spec?: string };
 
 /** Coordinator -> client. */
 export type ServerMessage =
@@ -208,13 +216,18 @@ function decodeTask(v: unknown): RoundTask {
   if (typeof v !== 'object' || v === null) throw new InvalidMessage('round.task: expected an object');
   const t = v as Record<string, unknown>;
   if (t.kind === 'vector') return { kind: 'vector' };
-  if (t.kind !== 'train') throw new InvalidMessage('round.task.kind: expected vector|train');
+  if (t.kind !== 'train' && t.kind !== 'evaluate') throw new InvalidMessage('round.task.kind: expected vector|train|evaluate');
   const global = bytes('round.task.global', t.global);
   if (global.length % 4 !== 0) throw new InvalidMessage('round.task.global: not float32 data');
+  const spec = t.spec === undefined ? {} : { spec: str('round.task.spec', t.spec, 64) };
+  if (t.kind === 'evaluate') {
+    if (typeof t.maxExamples !== 'number' || !Number.isInteger(t.maxExamples) || t.maxExamples < 1 || t.maxExamples > 2 ** 24) throw new InvalidMessage('round.task.maxExamples: expected an integer in [1, 2^24]');
+    return { kind: 'evaluate', model: str('round.task.model', t.model, 64), global, maxExamples: t.maxExamples, ...spec };
+  }
   if (typeof t.range !== 'number' || !(t.range > 0) || !Number.isFinite(t.range)) throw new InvalidMessage('round.task.range: expected a positive number');
   if (t.dp !== undefined && (typeof t.dp !== 'object' || t.dp === null || Array.isArray(t.dp))) throw new InvalidMessage('round.task.dp: expected a distributed-DP plan object');
   // The plan itself is validated by the dp layer before use (privatizeUpdate).
-  return { kind: 'train', model: str('round.task.model', t.model, 64), global, range: t.range, ...(t.dp !== undefined ? { dp: t.dp as Record<string, unknown> } : {}) };
+  return { kind: 'train', model: str('round.task.model', t.model, 64), global, range: t.range, ...(t.dp !== undefined ? { dp: t.dp as Record<string, unknown> } : {}), ...spec };
 }
 
 /** Decode and validate a coordinator -> client message (I3). */

@@ -1,0 +1,106 @@
+// The one federated runtime in process: the federated server over the
+// in-memory transport with participants running client apps (real
+// identities, certificates, round checks, SecAgg, distributed DP, ledger).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/fl/backend.js';
+import { buildMlp, evaluateAccuracy } from '../../src/fl/train.js';
+import { splitIid } from '../../src/fl/splits.js';
+import { subset } from '../../src/fl/mnist.js';
+import { deterministicRandom } from '../../src/crypto/random.js';
+import { createInProcessRun } from '../../src/fl/in-process.js';
+import { DataMismatch, prepareClientApp, toLabelledData, modelSignature } from '../../src/fl/client-app.js';
+import { readFileSync } from 'node:fs';
+import { verifyLedgerFile } from '../../src/dp/ledger.js';
+import { separable } from './data.js';
+
+beforeAll(async () => {
+  await selectBackend();
+});
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'fedveil-runtime-'));
+
+function shards(clients: number, seed: number) {
+  const train = separable(clients * 40, seed);
+  return splitIid(train.n, clients, deterministicRandom(seed)).map((idx) => ({ data: subset(train, idx), evaluationData: subset(separable(30, seed + 100 + idx[0]!), Array.from({ length: 30 }, (_v, i) => i)) }));
+}
+
+test('non-private rounds over SecAgg improve accuracy; federated evaluation equals the average of local accuracies weighted by examples', async () => {
+  const clients = shards(6, 3);
+  const test = separable(400, 99);
+  const reports: import('../../src/fl/server.js').RoundReport[] = [];
+  const run = await createInProcessRun({
+    model: () => buildMlp(6, [8], 2, 5), clients, rounds: 4, training: { epochs: 2, batchSize: 10, learningRate: 0.3 },
+    mode: 'semi-honest', colluders: 0, rng: deterministicRandom(7),
+    evaluate: (m) => evaluateAccuracy(m, test), federatedEvaluation: { every: 4 },
+    onRound: (r) => void reports.push(r),
+  });
+  const before = evaluateAccuracy(run.server.model, test);
+  const { rounds } = await run.run();
+  const train = rounds.filter((r) => r.kind === 'train');
+  expect(train).toHaveLength(4);
+  for (const r of train) expect(r).toMatchObject({ aborted: false, sampled: 6, survived: 6, graph: 'full' });
+  expect(train.at(-1)!.accuracy).toBeGreaterThan(Math.max(0.85, before));
+  // One evaluation round after the 4th training round: the summed counts are
+  // the clients' own counts on their held-out data under the final model.
+  const ev = rounds.filter((r) => r.kind === 'evaluate');
+  expect(ev).toHaveLength(1);
+  let correct = 0;
+  let examples = 0;
+  for (const c of clients) {
+    const local = evaluateAccuracy(run.server.model, c.evaluationData);
+    correct += Math.round(local * c.evaluationData.n);
+    examples += c.evaluationData.n;
+  }
+  expect(ev[0]!.examples).toBe(examples);
+  expect(ev[0]!.federatedAccuracy).toBeCloseTo(correct / examples, 12);
+  expect(reports).toHaveLength(5);
+  await run.close();
+}, 120000);
+
+test('private rounds: active mode, certified roster, DDG noise; every completed round has its ledger line, written with the model it trained from', async () => {
+  const dir = tmp();
+  const clients = shards(8, 4);
+  const run = await createInProcessRun({
+    model: () => buildMlp(6, [], 2, 5), clients, rounds: 3, training: { epochs: 1, batchSize: 10, learningRate: 0.3 },
+    privacy: { epsilon: 50, delta: 1e-5, clipNorm: 1, ledger: join(dir, 'ledger.jsonl') }, rng: deterministicRandom(8),
+  });
+  const hashes: string[] = [];
+  const { rounds } = await run.run();
+  for (const r of rounds) hashes.push(r.modelHash);
+  expect(rounds.map((r) => r.aborted)).toEqual([false, false, false]);
+  expect(run.ledger!.rounds).toBe(3);
+  expect(rounds.at(-1)!.guarantee).toBe('coordinator');
+  expect(rounds.at(-1)!.againstCoordinator!.maxParticipations).toBe(3);
+  await run.close();
+  const report = await verifyLedgerFile(join(dir, 'ledger.jsonl'));
+  expect(report.valid).toBe(true);
+  const lines = readFileSync(join(dir, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; meta?: { modelIn?: string } })
+    .filter((l) => l.kind === 'round').map((l) => l.meta!.modelIn);
+  expect(lines).toHaveLength(3);
+  // Line k trained from the model round k-1 produced.
+  expect(lines.slice(1)).toEqual(hashes.slice(0, 2));
+}, 120000);
+
+test('bad data is refused when the app is prepared, before any connection', async () => {
+  const model = () => buildMlp(6, [], 2, 1);
+  await expect(prepareClientApp({ model, data: { xs: [[1, 2, 3]], labels: [0] } })).rejects.toThrow(DataMismatch);
+  await expect(prepareClientApp({ model, data: { xs: [[1, 2, 3, 4, 5, 6]], labels: [2] } })).rejects.toThrow(/label 0 is 2, the model has classes 0..1/);
+  await expect(prepareClientApp({ model, data: { xs: [[1, 2, 3, 4, 5, NaN]], labels: [1] } })).rejects.toThrow(/not finite/);
+  const m = model();
+  // Tensors (one-hot) and a tf.data.Dataset convert to the same examples.
+  const xs = tf.tensor2d([[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0]]);
+  const ys = tf.tensor2d([[0, 1], [1, 0]]);
+  const a = await toLabelledData({ xs, ys }, m);
+  const ds = tf.data.array([{ xs: tf.tensor1d([1, 0, 0, 0, 0, 0]), ys: tf.tensor1d([0, 1]) }, { xs: tf.tensor1d([0, 1, 0, 0, 0, 0]), ys: tf.tensor1d([1, 0]) }]);
+  const b = await toLabelledData(ds, m);
+  expect(Array.from(a.labels)).toEqual([1, 0]);
+  expect(Array.from(b.labels)).toEqual([1, 0]);
+  expect(Array.from(b.xs)).toEqual(Array.from(a.xs));
+  expect(modelSignature(m)).toBe(modelSignature(model()));
+  expect(modelSignature(m)).not.toBe(modelSignature(buildMlp(6, [3], 2, 1)));
+  tf.dispose([xs, ys]);
+  m.dispose();
+});
