@@ -9,6 +9,12 @@
  * `<identity>.privacy.jsonl`). A policy violation ends it with one line and
  * exit 1 (`--keep-waiting`: skip the round instead).
  *
+ * It stays: a lost connection (a coordinator restart, an idle or flood-guard
+ * close, an aborted round) is followed by a reconnect with exponential
+ * backoff and full jitter (`--reconnect-initial`, `--reconnect-max`;
+ * `--no-reconnect`: end with exit 1 instead), fl/reconnect.ts and
+ * docs/network.md "Clients that stay". SIGINT / SIGTERM end it with exit 130.
+ *
  * Input per round, as the coordinator's round task asks:
  * - `train` (serve --model): train the round's tfjs model from the global
  *   weights on this client's local data - `--data FILE` (JSON
@@ -27,11 +33,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { CliExit, printJson } from './common.js';
+import { CliExit, EXIT_CODES, parsePositiveInteger, printJson } from './common.js';
 import { fillRandomUint32 } from '../crypto/random.js';
 import { ed25519KeyPair } from '../crypto/index.js';
 import { loadOrCreateIdentity, nodeConnector } from '../transport/node-client.js';
-import { runParticipant, type RoundInfo } from '../fl/participant.js';
+import type { RoundInfo } from '../fl/participant.js';
+import { Backoff, startReconnectingParticipant } from '../fl/reconnect.js';
 import { hex } from '../transport/session.js';
 import type { LabelledData } from '../fl/mnist.js';
 
@@ -50,6 +57,9 @@ interface JoinOptions {
   ca?: string;
   json?: boolean;
   quiet?: boolean;
+  reconnect: boolean;
+  reconnectInitial?: number;
+  reconnectMax?: number;
 }
 
 export function register(program: Command): void {
@@ -68,6 +78,9 @@ export function register(program: Command): void {
     .option('--enrol-token <token>', 'shared enrolment token (registers this identity)')
     .option('--data <file>', 'local data: { xs, labels } JSON for training rounds, or an integer array for vector rounds (default: synthetic)')
     .option('--ca <file>', 'extra CA certificate (PEM) to trust for wss://')
+    .option('--no-reconnect', 'end (exit 1) when the connection is lost instead of reconnecting')
+    .option('--reconnect-initial <ms>', 'reconnect backoff: cap of the first retry\'s random delay (doubles per failed attempt; default 1000)', parsePositiveInteger)
+    .option('--reconnect-max <ms>', 'reconnect backoff: largest cap of the random delay (default 30000)', parsePositiveInteger)
     .option('--quiet', 'no progress lines on stderr')
     .option('--json', 'print one JSON summary object on stdout when done')
     .action(async (opts: JoinOptions) => join(opts));
@@ -185,12 +198,20 @@ async function join(opts: JoinOptions): Promise<void> {
 
   const { secAggProtocol } = await import('../fl/secagg-protocol.js');
   const connect = nodeConnector(opts.server, opts.ca ? { ca: await fs.readFile(opts.ca) } : {});
-  const channel = await connect();
+  const backoff = { ...(opts.reconnectInitial !== undefined ? { initialMs: opts.reconnectInitial } : {}), ...(opts.reconnectMax !== undefined ? { maxMs: opts.reconnectMax } : {}) };
+  try {
+    new Backoff(backoff);
+  } catch (err) {
+    throw new CliExit(2, `join: --reconnect-initial / --reconnect-max: ${err instanceof Error ? err.message : String(err)}`);
+  }
   if (!ledgerFile) log('no --identity: this run\'s privacy ledger is kept in memory only');
   const spent = ledger.privacySpent();
   log(`privacy spent so far against the coordinator: epsilon ${spent.epsilon.toFixed(4)} of ${policy.budget.epsilon} at delta ${policy.budget.delta} (${spent.participations} participations)`);
-  const summary = await runParticipant({
-    channel,
+  const run = startReconnectingParticipant({
+    connect,
+    reconnect: opts.reconnect,
+    backoff,
+    onReconnect: (ev) => log(`${ev.reason}; reconnecting in ${ev.delayMs} ms (attempt ${ev.attempt})`),
     identity,
     protocol: secAggProtocol,
     policy,
@@ -213,6 +234,22 @@ async function join(opts: JoinOptions): Promise<void> {
       else if (ev.type === 'round-end') log(`round ${ev.round} ${ev.ok ? (ev.included ? 'completed' : 'completed without this client (dropped)') : `aborted: ${ev.reason}`} (${ev.survivors} survivors)`);
     },
   });
-  log(`done: ${summary.roundsCompleted} rounds completed (coordinator: ${summary.reason})`);
+  let signalled: string | undefined;
+  const onSignal = (sig: string): void => {
+    signalled ??= sig;
+    log(`${sig}: leaving`);
+    run.stop();
+  };
+  const onInt = (): void => onSignal('SIGINT');
+  const onTerm = (): void => onSignal('SIGTERM');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+  const summary = await run.done.finally(() => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  });
+  if (summary.stopped) log(`stopped (${signalled ?? 'stop'}): ${summary.roundsCompleted} rounds completed`);
+  else log(`done: ${summary.roundsCompleted} rounds completed (coordinator: ${summary.reason})`);
   if (opts.json) printJson(summary);
+  if (summary.stopped) process.exitCode = EXIT_CODES.INTERRUPTED;
 }

@@ -29,6 +29,7 @@ export { setupSimulation, runSimulation, DEFAULT_SIMULATION, type SimulationPara
 export { makeClientPolicy, insecureDevelopmentPolicy, parseCertificate, DEFAULT_CLIENT_POLICY, type ClientPolicy, type ClientPolicyInput, type ClientPolicyDp } from './policy.js';
 export { checkRound, type AnnouncedRound, type CheckedRound } from './round-check.js';
 export { runParticipant, Rejected, type ParticipantOptions, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from './participant.js';
+export { runReconnectingParticipant, startReconnectingParticipant, classifyEnding, Backoff, DEFAULT_BACKOFF, FATAL_REJECTIONS, FATAL_CLOSE_CODES, type BackoffOptions, type BackoffStep, type ReconnectOptions, type ReconnectEvent, type ReconnectSummary, type ReconnectingParticipant, type ConnectionFacts, type Ending } from './reconnect.js';
 export { parseModelSpec, modelDimension, trainingCodec, applyAverage, type ModelSpec } from './training-codec.js';
 export type { Protocol, RoundServer, RoundClient, RoundParams } from './protocol.js';
 export { RoundCoordinator, type RoundCoordinatorOptions, type CoordinatorEvent, type CoordinatorStatus, type Enrolment, type RoundRecord } from './round-coordinator.js';

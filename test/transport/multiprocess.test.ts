@@ -56,8 +56,8 @@ async function startServe(dir: string, args: string[]): Promise<{ serve: Proc; u
   return { serve, url: line.match(/(wss?:\/\/\S+)/)![1]! };
 }
 
-function join(url: string, dir: string, env: Record<string, string> = {}): Proc {
-  return spawnCli(cli, ['join', '--server', url, '--enrol-token', 'test-token', '--insecure-dev-policy'], { FEDVEIL_REVEAL_DIR: dir, ...env });
+function join(url: string, dir: string, env: Record<string, string> = {}, args: string[] = []): Proc {
+  return spawnCli(cli, ['join', '--server', url, '--enrol-token', 'test-token', '--insecure-dev-policy', ...args], { FEDVEIL_REVEAL_DIR: dir, ...env });
 }
 
 const fresh = runDir;
@@ -105,10 +105,11 @@ describe('fedveil serve + fedveil join processes on loopback', () => {
     expect(r!.sum).toEqual(plainSum(r!.survivors.map((id) => reveal(dir, 1, id)), bits));
   }, TEST_TIMEOUT);
 
-  test('stopping the coordinator mid-round: every client exits non-zero with one clear line, no stack trace', async () => {
+  test('stopping the coordinator mid-round: every client with --no-reconnect exits non-zero with one clear line, no stack trace', async () => {
     const dir = fresh('mp-stop');
     const { serve, url } = await startServe(dir, ['--min-clients', '4', '--rounds', '2', '--dim', '16', '--bits', '16', '--stage-timeout', '600000']);
-    const clients = [join(url, dir), join(url, dir), join(url, dir), join(url, dir, { FEDVEIL_TEST_STALL: 'MaskedInput' })];
+    const once = ['--no-reconnect'];
+    const clients = [join(url, dir, {}, once), join(url, dir, {}, once), join(url, dir, {}, once), join(url, dir, { FEDVEIL_TEST_STALL: 'MaskedInput' }, once)];
     await clients[3]!.waitLine(/stalling before MaskedInput/, 120000);
     serve.child.kill('SIGTERM');
     await exitWithin(serve, 30000);
@@ -125,9 +126,11 @@ describe('fedveil serve + fedveil join processes on loopback', () => {
     const dir = fresh('mp-ledger');
     const ledger = path.join(dir, 'ledger.jsonl');
     const args = ['--model', 'softmax:4:2', '--bits', '24', '--noise-multiplier', '1', '--ledger', ledger, '--epsilon-budget', '1000', '--min-clients', '3', '--dropout', '0.1', '--stage-timeout', '600000'];
-    // Run 1: round 1 completes; in round 2 one client stalls before its masked input; the coordinator is stopped.
+    // Run 1: round 1 completes; in round 2 one client stalls before its masked input; the coordinator is stopped
+    // (the clients do not reconnect, so run 1 ends with them).
     const first = await startServe(dir, [...args, '--rounds', '3']);
-    const run1 = [join(first.url, dir), join(first.url, dir), join(first.url, dir, { FEDVEIL_TEST_STALL: 'MaskedInput@2' })];
+    const once = ['--no-reconnect'];
+    const run1 = [join(first.url, dir, {}, once), join(first.url, dir, {}, once), join(first.url, dir, { FEDVEIL_TEST_STALL: 'MaskedInput@2' }, once)];
     await run1[2]!.waitLine(/stalling before MaskedInput in round 2/, 120000);
     await first.serve.waitLine(/round 1: ledger line 1/, 120000);
     first.serve.child.kill('SIGTERM');

@@ -41,7 +41,7 @@ test('participants are committed per round; the log, /status, the page and --jso
   const serve = spawnCli(cli, ['serve', '--port', '0', '--enrol-token', 'tok', '--model', 'softmax:4:2', '--bits', '24', '--noise-multiplier', '1',
     '--ledger', ledger, '--epsilon-budget', '1000', '--min-clients', String(N), '--dropout', '0.1', '--json', ...BOUND]);
   const url = (await serve.waitLine(/listening on wss?:\/\//, 60000)).match(/(wss?:\/\/\S+)/)![1]!;
-  const joins: Proc[] = identities.map((id) => spawnCli(cli, ['join', '--server', url, '--enrol-token', 'tok', '--insecure-dev-policy', '--identity', id]));
+  const joins: Proc[] = identities.map((id) => spawnCli(cli, ['join', '--server', url, '--enrol-token', 'tok', '--insecure-dev-policy', '--identity', id, '--no-reconnect']));
 
   // The log line of each round names both guarantees.
   const logged = await serve.waitLine(/round \d+: ledger line 2 written before unmasking/, 300000);
