@@ -12,12 +12,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import type { DistributedDpPlan } from '../dp/plan.js';
 import type { RevokedSerials } from '../crypto/certificate.js';
 import { CliExit, parseInteger, parseNumber, parsePositiveInteger, parseProbability, parseDropout, parseDimension } from './common.js';
-import { applyAverage, dpCodec, modelDimension, parseModelSpec, trainingCodec } from '../fl/training-codec.js';
+import { parseModelSpec } from '../fl/training-codec.js';
 import type { PrivacyLedger } from '../dp/ledger.js';
-import { RoundCoordinator, type RoundRecord } from '../fl/round-coordinator.js';
+import { RoundCoordinator, type CoordinatorEvent, type CoordinatorStatus, type RoundRecord } from '../fl/round-coordinator.js';
 import { WebSocketServerTransport } from '../transport/ws-server.js';
 import { loadEnrolledKeys } from '../transport/node-client.js';
 import { formatCoordinatorEpsilon, formatLedgerEpsilon, renderStatusPage, type PrivacyStatus } from '../fl/status-page.js';
@@ -44,6 +43,13 @@ interface ServeOptions {
   demo?: boolean;
   results?: string;
   model?: string;
+  app?: string;
+  appArg?: string[];
+  sampleRate?: number;
+  population?: number;
+  checkpoint?: string;
+  resume?: boolean;
+  federatedEvalEvery?: number;
   range: number;
   noiseMultiplier?: number;
   clip: number;
@@ -97,7 +103,14 @@ export function register(program: Command): void {
     .option('--dropout <p>', 'dropout fraction the SecAgg+ parameters tolerate, in [0, 1)', parseDropout, 0.1)
     .option('--cert <file>', 'TLS certificate (PEM): serve wss:// and https://')
     .option('--key <file>', 'TLS private key (PEM)')
-    .option('--model <spec>', 'federated training (FedAvg) of a tfjs model: softmax:F:C or mlp:F:H:C (sets --dim to its parameter count)')
+    .option('--app <file>', 'federated training of a server app module (ES module exporting model(), and optionally evaluate(), strategy, options): see docs/apps.md')
+    .option('--app-arg <key=value>', 'argument passed to the app module as ctx.args (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--model <spec>', 'federated training of a built-in model on synthetic data: softmax:F:C or mlp:F:H:C (sets --dim to its parameter count)')
+    .option('--sample-rate <q>', 'with --app/--model: Poisson sampling of the ready pool at rate q per round (default: every ready client)', parseProbability)
+    .option('--population <n>', 'with --sample-rate: ready clients to wait for before sampling (default --min-clients)', parsePositiveInteger)
+    .option('--federated-eval-every <k>', 'with --app/--model: a federated-evaluation round after every k training rounds (clients whose policy allows it send counts, no DP noise)', parsePositiveInteger)
+    .option('--checkpoint <dir>', 'with --app/--model: save the global model (tfjs format) and the strategy state here after every round (default <ledger>.checkpoint with --ledger)')
+    .option('--resume', 'continue the model and strategy from the checkpoint (checked against the ledger)')
     .option('--range <r>', 'with --model: per-coordinate update range guard of the integer codec', parseNumber, 4)
     .option('--noise-multiplier <z>', 'with --model: distributed DP, central noise std z*C added in integers on the clients', parseNumber)
     .option('--clip <C>', 'with --noise-multiplier: L2 clip norm of each update', parseNumber, 1)
@@ -132,43 +145,32 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (opts.minClients < 2) throw new CliExit(2, 'serve: --min-clients must be at least 2');
   if (opts.mode !== 'semi-honest' && opts.mode !== 'active') throw new CliExit(2, 'serve: --mode must be semi-honest or active');
   if (opts.colluders < 0) throw new CliExit(2, 'serve: --colluders must be at least 0');
+  if (opts.app && opts.model) throw new CliExit(2, 'serve: --app and --model exclude each other');
+  const training = Boolean(opts.app || opts.model);
+  if (opts.noiseMultiplier !== undefined && !training) throw new CliExit(2, 'serve: --noise-multiplier needs --model or --app (DP applies to trained updates)');
+  if (opts.ledger && opts.noiseMultiplier === undefined) throw new CliExit(2, 'serve: --ledger needs --noise-multiplier (a ledger records DP rounds)');
+  if (opts.mechanism !== 'ddg' && opts.mechanism !== 'skellam') throw new CliExit(2, 'serve: --mechanism must be ddg or skellam');
+  if (opts.sampleRate !== undefined && !training) throw new CliExit(2, 'serve: --sample-rate needs --model or --app');
+  if (opts.resume && !opts.checkpoint && !opts.ledger) throw new CliExit(2, 'serve: --resume needs --checkpoint (or --ledger, whose checkpoint sits next to it)');
   const authorities = (opts.authority ?? []).map((a) => {
     if (!/^[0-9a-fA-F]{64}$/.test(a)) throw new CliExit(2, `serve: --authority expects a 32-byte Ed25519 public key in hex, got ${a.slice(0, 70)}`);
     return Uint8Array.from(Buffer.from(a, 'hex'));
   });
-  const { planHash: planHashOf } = await import('../dp/plan-verify.js');
+  const appArgs = parseAppArgs(opts.appArg ?? []);
   const revoked = opts.revocations ? await loadRevocations(opts.revocations, authorities) : undefined;
-  let global: Float32Array | undefined;
-  let evaluate: ((w: Float32Array) => number) | undefined;
-  let accuracy: number | null = null;
-  if (opts.model) {
-    const spec = parseModelSpec(opts.model);
-    opts.dim = modelDimension(spec);
-    // Initial weights: the same Glorot-uniform initialisation the clients' tfjs builds (loaded only here).
-    const training = await import('../fl/training.js');
-    process.stderr.write(`fedveil serve: tfjs backend ${await training.prepareBackend()}\n`);
-    global = training.initialWeights(spec);
-    const heldOut = training.syntheticData(spec, 500);
-    evaluate = (w) => training.evaluateGlobal(spec, w, heldOut);
+  // The app (a user module, or the built-in synthetic task of a --model spec): loaded before anything is created.
+  let app: import('../fl/app-module.js').ServerAppModule | undefined;
+  if (opts.app) {
+    const { loadServerAppModule } = await import('../fl/app-module.js');
+    app = await loadServerAppModule(opts.app, appArgs);
+  } else if (opts.model) {
+    const { syntheticServerApp } = await import('../fl/training.js');
+    app = syntheticServerApp(parseModelSpec(opts.model));
   }
-  if (opts.noiseMultiplier !== undefined && !opts.model) throw new CliExit(2, 'serve: --noise-multiplier needs --model (DP applies to trained updates)');
-  if (opts.ledger && opts.noiseMultiplier === undefined) throw new CliExit(2, 'serve: --ledger needs --noise-multiplier (a ledger records DP rounds)');
-  if (opts.mechanism !== 'ddg' && opts.mechanism !== 'skellam') throw new CliExit(2, 'serve: --mechanism must be ddg or skellam');
-  const modelDim = opts.dim;
-  const dp = opts.noiseMultiplier !== undefined ? await import('../dp/plan.js') : undefined;
-  const minSurvivors = (n: number): number => Math.max(2, Math.ceil(n * (1 - opts.dropout)));
-  // I6: calibrated to the honest minimum the clients can check: on the full
-  // graph minSurvivors - g (the only decodable sum is the whole survivor set),
-  // on a SecAgg+ graph t - g (sums over groups of >= t survivors are decodable).
-  const planFor = (n: number, params: { graph: 'full' | 'harary'; threshold: number; minSurvivors: number }) =>
-    dp!.planDistributedDp({
-      clipNorm: opts.clip, noiseMultiplier: opts.noiseMultiplier!, expectedClients: n, maxClients: n,
-      minClients: params.graph === 'full' ? params.minSurvivors : params.threshold, colluders: opts.colluders,
-      dim: modelDim, bits: opts.bits, mechanism: opts.mechanism,
-    });
-  // The rounds sum the rotated, padded update (length paddedDim).
-  if (dp) opts.dim = planFor(opts.minClients, { graph: 'full', threshold: opts.minClients, minSurvivors: opts.minClients }).paddedDim;
-  const plans = new Map<number, ReturnType<typeof planFor>>();
+  if (app) {
+    const { prepareBackend } = await import('../fl/training.js');
+    process.stderr.write(`fedveil serve: tfjs backend ${await prepareBackend()}\n`);
+  }
   await assertCanListen(opts.host, opts.port);
   const ledger = opts.ledger ? await openLedger(opts.ledger, opts.ledgerKey ?? `${opts.ledger}.key`, opts) : undefined;
   const enrolled = opts.clientsFile ? await loadEnrolledKeys(opts.clientsFile) : new Set<string>();
@@ -177,25 +179,24 @@ async function serve(opts: ServeOptions): Promise<void> {
   const dir = opts.demo ? demoDir() : undefined;
   if (opts.demo && !dir) throw new CliExit(2, 'serve --demo: browser bundle not found; run `node scripts/build-browser.mjs` first');
 
-  // Loaded on use: the SecAgg core is only needed once a coordinator runs.
-  const { secAggProtocol } = await import('../fl/secagg-protocol.js');
-  let coordinator: RoundCoordinator | undefined;
+  let statusOf: (() => CoordinatorStatus | undefined) = () => undefined;
   // Both guarantees: the ledger's figure (every round composed, with its guarantee) and, per client, against the coordinator.
   const privacy = (): PrivacyStatus => (ledger
     ? { epsilon: ledger.epsilon, budget: ledger.budget, delta: ledger.header.delta, ledgerRounds: ledger.rounds, guarantee: ledger.guarantee, againstCoordinator: ledger.againstCoordinator() }
     : { epsilon: null, budget: null, delta: null, ledgerRounds: null, guarantee: null, againstCoordinator: null });
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    if (req.method !== 'GET' || !coordinator) return false;
+    const status = statusOf();
+    if (req.method !== 'GET' || !status) return false;
     const url = new URL(req.url ?? '/', 'http://x');
     const headers = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
     if (url.pathname === '/') {
       res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
-      res.end(renderStatusPage(coordinator.status(), privacy(), { demo: Boolean(dir) }));
+      res.end(renderStatusPage(status, privacy(), { demo: Boolean(dir) }));
       return true;
     }
     if (url.pathname === '/status') {
       res.writeHead(200, { ...headers, 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ...coordinator.status(), privacy: privacy() }) + '\n');
+      res.end(JSON.stringify({ ...status, privacy: privacy() }) + '\n');
       return true;
     }
     if (dir && (url.pathname === '/demo' || url.pathname.startsWith('/demo/'))) {
@@ -229,95 +230,90 @@ async function serve(opts: ServeOptions): Promise<void> {
     onRequest,
   });
   const log = (line: string): void => void process.stderr.write(`fedveil serve: ${line}\n`);
-  coordinator = new RoundCoordinator({
-    transport,
-    protocol: secAggProtocol,
-    enrolment: {
-      enrolled,
-      ...(opts.enrolToken ? { token: opts.enrolToken } : {}),
-      onEnrol: (id) => log(`enrolled ${id.slice(0, 16)}... with the token`),
-      maxTokenEnrolments: opts.maxTokenEnrolments,
-    },
-    dim: opts.dim,
-    bits: opts.bits,
-    minClients: opts.minClients,
-    maxClients: opts.maxClients,
-    ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
+  const writeResult = async (line: Record<string, unknown>): Promise<void> => {
+    if (!results) return;
+    await new Promise<void>((resolve, reject) => results.write(JSON.stringify(line) + '\n', (e) => (e ? reject(e) : resolve())));
+  };
+  const resultLine = (record: RoundRecord, accuracy: number | null) => ({
+    round: record.round, accuracy, n: record.n, threshold: record.threshold, survivors: record.survivors, roster: record.roster,
+    sum: Array.from(record.sum), durationMs: record.durationMs, stageMs: record.stageMs, responseMs: record.responseMs,
+  });
+  const enrolment = {
+    enrolled,
+    ...(opts.enrolToken ? { token: opts.enrolToken } : {}),
+    onEnrol: (id: string) => log(`enrolled ${id.slice(0, 16)}... with the token`),
+    maxTokenEnrolments: opts.maxTokenEnrolments,
+  };
+  const limits = {
     stageTimeoutMs: opts.stageTimeout,
     authTimeoutMs: opts.authTimeout,
     framesPerRound: opts.framesPerRound,
     readyTimeoutMs: opts.readyTimeout,
     readyWaitMs: opts.readyWait,
-    dropout: opts.dropout,
-    mode: opts.mode,
-    colluders: opts.colluders,
+    maxClients: opts.maxClients,
     ...(authorities.length > 0 ? { authorities } : {}),
     ...(revoked ? { revoked } : {}),
-    ...(dp ? { planHash: (plan: Record<string, unknown>) => planHashOf(plan as unknown as DistributedDpPlan) } : {}),
-    ...(ledger ? { firstRound: ledger.rounds + 1 } : {}),
-    ...(dp ? { minSurvivors } : {}),
-    ...(opts.model
-      ? {
-          task: (round: number, n: number, params: { graph: 'full' | 'harary'; threshold: number; minSurvivors: number }) => {
-            let dpPlan: Record<string, unknown> | undefined;
-            if (dp) {
-              const plan = planFor(n, params);
-              // Budget guard: refuse the round before any client is asked for data.
-              ledger?.checkBudget(plan.event);
-              plans.set(round, plan);
-              dpPlan = plan as unknown as Record<string, unknown>;
-            }
-            return { kind: 'train' as const, model: opts.model!, global: new Uint8Array(global!.slice().buffer), range: opts.range, ...(dpPlan ? { dp: dpPlan } : {}) };
-          },
-        }
-      : {}),
-    ...(ledger
-      ? {
-          // Write-ahead: the round's cost is durable BEFORE its sum is unmasked (survivors = masked inputs
-          // received). A failed append aborts the round with nothing unmasked and stops the server; a round
-          // that aborts after this stays recorded (conservative).
-          beforeUnmask: async (info: { round: number; n: number; threshold: number; survivors: number; participants: readonly Uint8Array[] }) => {
-            const plan = plans.get(info.round);
-            if (!plan) return;
-            const appended = await ledger.appendRound({
-              event: plan.event,
-              params: {
-                mechanism: plan.mechanism, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, samplingRate: 1,
-                expectedClients: plan.expectedClients, minClients: plan.minClients, colluders: plan.colluders, survivors: info.survivors,
-                dimension: plan.dim, paddedDimension: plan.paddedDim, bits: plan.bits, scale: plan.scale,
-              },
-              meta: { coordinatorRound: info.round },
-              // The participant commitment: the clients whose masked inputs were received (hashed in the ledger).
-              participants: info.participants,
-            });
-            const p = privacy();
-            log(`round ${info.round}: ledger line ${appended.round} written before unmasking; epsilon ${formatLedgerEpsilon(p)}; against the coordinator per client: ${formatCoordinatorEpsilon(p.againstCoordinator)}`);
-          },
-        }
-      : {}),
-    onRound: async (record: RoundRecord) => {
-      const plan = plans.get(record.round);
-      plans.delete(record.round);
-      if (global) {
-        const codec = plan ? dpCodec(plan) : trainingCodec(record.dim, record.n, record.bits, opts.range);
-        global = applyAverage(global, record.sum, record.survivors.length, codec);
-        accuracy = evaluate ? evaluate(global) : null;
-        log(`round ${record.round}: global model accuracy on held-out synthetic data ${accuracy === null ? '-' : accuracy.toFixed(3)}`);
-      }
-      if (results) {
-        await new Promise<void>((resolve, reject) =>
-          results.write(JSON.stringify({ round: record.round, accuracy, n: record.n, threshold: record.threshold, survivors: record.survivors, roster: record.roster, sum: Array.from(record.sum), durationMs: record.durationMs, stageMs: record.stageMs, responseMs: record.responseMs }) + '\n', (e) => (e ? reject(e) : resolve())),
-        );
-      }
-    },
-    onEvent: (ev) => {
-      if (ev.type === 'round-start') log(`round ${ev.round} started: n=${ev.n}, t=${ev.threshold}`);
-      else if (ev.type === 'round-end') log(`round ${ev.record.round} ${ev.record.ok ? 'done' : `aborted: ${ev.record.reason}`}: ${ev.record.survivors.length}/${ev.record.n} survivors, ${ev.record.durationMs} ms`);
-      else if (ev.type === 'rejected') log(`rejected ${ev.remote}: ${ev.code}: ${ev.message}`);
-      else if (ev.type === 'finished') log(`finished: ${ev.reason}`);
-    },
-  });
-  await coordinator.start();
+  };
+  const onEvent = (ev: CoordinatorEvent): void => {
+    if (ev.type === 'round-start') log(`round ${ev.round} started: n=${ev.n}, t=${ev.threshold}`);
+    else if (ev.type === 'round-end') log(`round ${ev.record.round} ${ev.record.ok ? 'done' : `aborted: ${ev.record.reason}`}: ${ev.record.survivors.length}/${ev.record.n} survivors, ${ev.record.durationMs} ms`);
+    else if (ev.type === 'round-skipped') log(`round ${ev.round} skipped: ${ev.reason}`);
+    else if (ev.type === 'rejected') log(`rejected ${ev.remote}: ${ev.code}: ${ev.message}`);
+    else if (ev.type === 'finished') log(`finished: ${ev.reason}`);
+  };
+
+  let finished: Promise<unknown>;
+  let stop: (reason: string) => Promise<void>;
+  if (app) {
+    const { FederatedServer } = await import('../fl/server.js');
+    const model = await app.model();
+    const checkpointDir = opts.checkpoint ?? (opts.ledger ? `${opts.ledger}.checkpoint` : undefined);
+    const server = new FederatedServer({
+      transport, enrolment, model, rounds: opts.rounds ?? Infinity,
+      ...(app.strategy ? { strategy: app.strategy } : {}),
+      selection: opts.sampleRate !== undefined && opts.sampleRate < 1 ? { kind: 'poisson', rate: opts.sampleRate } : { kind: 'all-ready' },
+      minClients: opts.minClients, population: opts.population ?? opts.minClients, maxClients: opts.maxClients,
+      privacy: opts.noiseMultiplier !== undefined ? { noiseMultiplier: opts.noiseMultiplier, clipNorm: opts.clip, mechanism: opts.mechanism, bits: opts.bits } : null,
+      nonPrivate: { bits: opts.bits, range: opts.range },
+      dropout: opts.dropout, mode: opts.mode, colluders: opts.colluders,
+      ...(ledger ? { ledger, firstRound: ledger.rounds + 1 } : {}),
+      ...(app.evaluate ? { evaluate: app.evaluate } : {}),
+      ...(opts.federatedEvalEvery !== undefined ? { federatedEvaluation: { every: opts.federatedEvalEvery } } : {}),
+      ...(checkpointDir ? { checkpoint: { dir: checkpointDir, resume: opts.resume === true } } : {}),
+      ...(opts.model ? { spec: opts.model } : {}),
+      coordinator: { ...limits, name: 'fedveil' },
+      onEvent,
+      onLedgerLine: (l) => {
+        const p = privacy();
+        log(`round ${l.round}: ledger line ${l.line} written before unmasking; epsilon ${formatLedgerEpsilon(p)}; against the coordinator per client: ${formatCoordinatorEpsilon(p.againstCoordinator)}`);
+      },
+      onRecord: async (record, accuracy) => {
+        log(`round ${record.round}: global model accuracy${opts.model ? ' on held-out synthetic data' : ''} ${Number.isFinite(accuracy) ? accuracy.toFixed(3) : '-'}`);
+        await writeResult(resultLine(record, Number.isFinite(accuracy) ? accuracy : null));
+      },
+      onRound: (r) => {
+        if (r.kind === 'evaluate' && !r.aborted) log(`round ${r.round}: federated evaluation ${r.federatedAccuracy?.toFixed(4)} over ${r.examples} held-out examples of ${r.survived} clients`);
+      },
+    });
+    await server.start();
+    if (server.resumed) log(`resumed from checkpoint ${checkpointDir} after round ${server.resumed.round} (model ${server.resumed.modelHash.slice(0, 16)}...)`);
+    statusOf = () => server.status();
+    finished = server.run();
+    stop = (reason) => server.stop(reason);
+  } else {
+    // Secure aggregation of raw vectors (protocol runs and benchmarks): no model, no DP.
+    const { secAggProtocol } = await import('../fl/secagg-protocol.js');
+    const coordinator = new RoundCoordinator({
+      transport, protocol: secAggProtocol, enrolment, dim: opts.dim, bits: opts.bits, minClients: opts.minClients,
+      ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}), dropout: opts.dropout, mode: opts.mode, colluders: opts.colluders, ...limits,
+      onRound: async (record) => writeResult(resultLine(record, null)),
+      onEvent,
+    });
+    await coordinator.start();
+    statusOf = () => coordinator.status();
+    finished = coordinator.finished;
+    stop = (reason) => coordinator.stop(reason);
+  }
   // Started: from here on the ledger is in use and is kept whatever happens.
   undoStart = undefined;
   const url = transport.url();
@@ -331,12 +327,12 @@ async function serve(opts: ServeOptions): Promise<void> {
     if (signalled) return;
     signalled = true;
     log(`${sig}: stopping; connected clients are told the coordinator is going away`);
-    void coordinator!.stop('coordinator shutting down');
+    void stop('coordinator shutting down');
   };
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   try {
-    await coordinator.finished;
+    await finished;
   } finally {
     await ledger?.close();
     // Give the `bye` messages a moment to leave before the sockets close.
@@ -344,9 +340,20 @@ async function serve(opts: ServeOptions): Promise<void> {
     await transport.close(1000, 'done');
     await new Promise<void>((r) => (results ? results.end(() => r()) : r()));
   }
-  const status = coordinator.status();
+  const status = statusOf();
   if (opts.json) process.stdout.write(JSON.stringify({ ...status, privacy: privacy() }) + '\n');
   if (signalled) process.exitCode = 130;
+}
+
+/** `--app-arg key=value` pairs for the app module. */
+function parseAppArgs(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i < 1) throw new CliExit(2, `--app-arg expects key=value, got ${JSON.stringify(p)}`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
 }
 
 /** Files a failed start must remove again (set by openLedger when it created a ledger). */

@@ -201,6 +201,8 @@ export interface RoundCoordinatorOptions {
    * `round-skipped`); nothing is sent and nothing is spent.
    */
   select?: (pool: number) => readonly number[];
+  /** Asked before each round opens and after each round ends: false finishes the run (clients hear `bye`). */
+  more?: () => boolean;
   /** Called (and awaited) when a round ends, before the next opens: ledger, results. */
   onRound?: (record: RoundRecord) => void | Promise<void>;
   onEvent?: (event: CoordinatorEvent) => void;
@@ -524,6 +526,10 @@ export class RoundCoordinator {
   private maybeOpenRound(): void {
     if (this.active || this.opening || this.state === 'stopped' || this.state === 'finished') return;
     if (this.opts.rounds !== undefined && this.completed >= this.opts.rounds) return;
+    if (this.opts.more && !this.opts.more()) {
+      this.finish();
+      return;
+    }
     if (this.regrouping && this.regrouping.size > 0) return;
     const ready = this.waiting();
     if (ready.length < Math.max(this.minClients, this.opts.population ?? 0)) return;
@@ -806,7 +812,7 @@ export class RoundCoordinator {
     this.nextRound++;
     if (ok) this.completed++;
     this.state = 'waiting';
-    if (this.opts.rounds !== undefined && this.completed >= this.opts.rounds) {
+    if ((this.opts.rounds !== undefined && this.completed >= this.opts.rounds) || (this.opts.more && !this.opts.more())) {
       this.finish();
       return;
     }

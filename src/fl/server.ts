@@ -109,9 +109,15 @@ export interface FederatedServerOptions {
   spec?: string;
   /** Everything else the round coordinator takes (limits, deadlines, authorities, name). */
   coordinator?: Partial<Omit<RoundCoordinatorOptions, 'transport' | 'protocol' | 'enrolment' | 'task' | 'onRound' | 'beforeUnmask' | 'select' | 'population' | 'minSurvivors' | 'dim' | 'bits' | 'rounds'>>;
+  /** First round number when not resuming (a restarted server continues its ledger's numbering). */
+  firstRound?: number;
   rng?: RandomSource;
   onRound?: (report: RoundReport) => void;
   onEvent?: (event: CoordinatorEvent) => void;
+  /** A completed training round's record (the sum, survivors, stage timings) with the accuracy after it; awaited. */
+  onRecord?: (record: RoundRecord, accuracy: number) => void | Promise<void>;
+  /** A ledger line was written (before the round's sum is unmasked). */
+  onLedgerLine?: (info: { round: number; line: number; epsilon: number }) => void;
 }
 
 export interface RoundReport {
@@ -157,6 +163,8 @@ interface RoundState {
   range: number;
   bits: number;
   dim: number;
+  counted?: boolean;
+  federated?: { federatedAccuracy: number; examples: number };
 }
 
 /** What a checkpoint directory's state.json holds. */
@@ -194,11 +202,10 @@ export class FederatedServer {
   private lastAccuracy = NaN;
   private stoppedBy: string | undefined;
   private resumedFrom: CheckpointState | undefined;
-  private chain: Promise<void> = Promise.resolve();
 
   constructor(opts: FederatedServerOptions) {
     if (!opts || typeof opts !== 'object') throw new InvalidArgument('FederatedServer: options required');
-    aint('rounds', opts.rounds, 1);
+    if (opts.rounds !== Infinity) aint('rounds', opts.rounds, 1);
     if (opts.selection?.kind === 'poisson') {
       anumber('selection.rate', opts.selection.rate, 0, 1);
       if (!(opts.selection.rate > 0)) throw new InvalidArgument('selection.rate must be > 0');
@@ -254,8 +261,9 @@ export class FederatedServer {
       mode: this.opts.mode ?? 'active',
       colluders: this.colluders,
       dropout,
-      firstRound: this.lastRound + 1,
+      firstRound: Math.max(this.lastRound + 1, this.resumedFrom ? 0 : this.opts.firstRound ?? 0),
       select: (pool) => this.select(pool),
+      more: () => this.attempts < this.opts.rounds || this.nextKind === 'evaluate',
       minSurvivors: (n) => (this.nextKind === 'train' && this.opts.privacy ? Math.max(2, Math.ceil(n * (1 - dropout))) : 0),
       ...(this.opts.privacy ? { planHash: (plan: Record<string, unknown>) => this.planHashOf(plan) } : {}),
       task: (round, n, params) => this.task(round, n, params),
@@ -279,11 +287,7 @@ export class FederatedServer {
   /** Run to the end: the planned rounds, the budget, or `stop()`. */
   async run(): Promise<{ rounds: RoundReport[]; stoppedBy?: string }> {
     if (!this.coordinator) await this.start();
-    try {
-      await this.coordinator!.finished;
-    } finally {
-      await this.chain;
-    }
+    await this.coordinator!.finished;
     return { rounds: [...this.reports], ...(this.stoppedBy !== undefined ? { stoppedBy: this.stoppedBy } : {}) };
   }
 
@@ -345,7 +349,7 @@ export class FederatedServer {
       selection: sel.kind === 'poisson' ? `poisson-from-ready-pool q=${q}` : 'all-ready',
       pool: st.pool,
     };
-    await this.opts.ledger.appendRound({
+    const appended = await this.opts.ledger.appendRound({
       event: plan.event,
       params: {
         mechanism: plan.mechanism, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, samplingRate: q,
@@ -355,65 +359,65 @@ export class FederatedServer {
       meta,
       participants: info.participants,
     });
+    this.opts.onLedgerLine?.({ round: info.round, line: appended.round, epsilon: appended.epsilon });
   }
 
+  /** A completed round, awaited by the coordinator before it opens the next one. */
   private async onRoundRecord(record: RoundRecord): Promise<void> {
     const st = this.rounds.get(record.round);
     if (!st) return;
-    if (st.kind === 'evaluate') return;
+    this.lastRound = record.round;
+    if (st.kind === 'evaluate') {
+      const examples = record.sum[1]!;
+      st.federated = { federatedAccuracy: examples > 0 ? record.sum[0]! / examples : NaN, examples };
+      this.sinceEvaluation = 0;
+      return;
+    }
     const codec = st.plan ? dpCodec(st.plan) : trainingCodec(st.dim, st.n, st.bits, st.range);
     const avg = codec.decode(record.sum, record.survivors.length);
     const dim = this.global.length;
     this.global = this.strategy.apply(this.global, avg.length === dim ? avg : avg.subarray(0, dim));
     setFlatWeights(this.model, this.global);
     this.trainingRounds++;
+    this.attempts++;
+    this.sinceEvaluation++;
+    st.counted = true;
     const acc = this.opts.evaluate ? await this.opts.evaluate(this.model, record.round) : undefined;
     this.lastAccuracy = typeof acc === 'number' ? acc : NaN;
+    await this.saveCheckpoint();
+    await this.opts.onRecord?.(record, this.lastAccuracy);
   }
 
   private onEvent(ev: CoordinatorEvent): void {
     this.opts.onEvent?.(ev);
     if (ev.type === 'round-skipped') {
       this.lastRound = ev.round;
-      if (this.nextKind === 'train') this.attempts++;
+      const kind = this.nextKind;
+      if (kind === 'train') this.attempts++;
       this.report({
-        round: ev.round, kind: this.nextKind, sampled: ev.selected, pool: ev.pool, survived: 0, threshold: 0, degree: 0, graph: 'none', aborted: true, reason: ev.reason,
+        round: ev.round, kind, sampled: ev.selected, pool: ev.pool, survived: 0, threshold: 0, degree: 0, graph: 'none', aborted: true, reason: ev.reason,
         accuracy: NaN, seconds: 0,
       });
       this.afterRound();
     } else if (ev.type === 'round-end') {
-      this.chain = this.chain.then(() => this.roundEnded(ev.record)).catch((err: unknown) => {
-        this.stoppedBy = `server failed: ${err instanceof Error ? err.message : String(err)}`;
-        void this.coordinator?.stop(this.stoppedBy);
+      const record = ev.record;
+      const st = this.rounds.get(record.round);
+      this.rounds.delete(record.round);
+      this.lastRound = record.round;
+      const kind = st?.kind ?? 'train';
+      if (kind === 'train' && !st?.counted) this.attempts++;
+      this.report({
+        round: record.round, kind, sampled: record.n, pool: st?.pool ?? 0, survived: record.ok ? record.survivors.length : 0, threshold: record.threshold,
+        degree: st?.degree ?? 0, graph: st?.graph ?? 'none', aborted: !record.ok, ...(record.ok ? {} : { reason: record.reason }),
+        accuracy: kind === 'train' && record.ok ? this.lastAccuracy : NaN, ...(st?.federated ?? {}), seconds: record.durationMs / 1000,
       });
+      this.afterRound();
     } else if (ev.type === 'finished') {
       if (ev.reason.startsWith('privacy budget exhausted')) this.stoppedBy = ev.reason;
     }
   }
 
-  private async roundEnded(record: RoundRecord): Promise<void> {
-    const st = this.rounds.get(record.round);
-    this.rounds.delete(record.round);
-    this.lastRound = record.round;
-    const kind = st?.kind ?? 'train';
-    if (kind === 'train') this.attempts++;
-    let federated: { federatedAccuracy: number; examples: number } | undefined;
-    if (kind === 'evaluate' && record.ok) {
-      const examples = record.sum[1]!;
-      federated = { federatedAccuracy: examples > 0 ? record.sum[0]! / examples : NaN, examples };
-      this.sinceEvaluation = 0;
-    }
-    if (record.ok) await this.saveCheckpoint();
-    this.report({
-      round: record.round, kind, sampled: record.n, pool: st?.pool ?? 0, survived: record.ok ? record.survivors.length : 0, threshold: record.threshold,
-      degree: st?.degree ?? 0, graph: st?.graph ?? 'none', aborted: !record.ok, ...(record.ok ? {} : { reason: record.reason }),
-      accuracy: kind === 'train' && record.ok ? this.lastAccuracy : NaN, ...(federated ?? {}), seconds: record.durationMs / 1000,
-    });
-    if (kind === 'train' && record.ok) this.sinceEvaluation++;
-    this.afterRound();
-  }
-
-  /** Decide the next round's kind, or end the run. */
+  /** Decide the next round's kind (the coordinator asks `more` before it opens one). */
   private afterRound(): void {
     const fe = this.opts.federatedEvaluation;
     const done = this.attempts >= this.opts.rounds;
@@ -422,7 +426,6 @@ export class FederatedServer {
       return;
     }
     this.nextKind = 'train';
-    if (done) this.coordinator?.end('all rounds completed');
   }
 
   private report(r: Omit<RoundReport, 'epsilon' | 'guarantee' | 'againstCoordinator' | 'modelHash'>): void {

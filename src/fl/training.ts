@@ -117,22 +117,22 @@ export function trainingInput(opts: { data?: LabelledData; examples?: number; ep
   return async (info: RoundInfo): Promise<Uint32Array> => {
     const task = info.task;
     if (task.kind !== 'train') throw new InvalidArgument('trainingInput: the round does not ask for training');
-    const spec = parseModelSpec(task.model);
+    const spec = parseModelSpec(task.spec ?? task.model);
     // The plan the client verified against its policy (never the raw task.dp).
     const plan: DistributedDpPlan | undefined = info.checked.plan;
     // With DP the round sums the rotated, padded vector (length paddedDim).
     const want = plan ? plan.paddedDim : modelDimension(spec);
-    if (want !== info.dim || (plan && plan.dim !== modelDimension(spec))) throw new InvalidArgument(`model ${task.model} has ${modelDimension(spec)} parameters, the round sums ${info.dim}`);
-    if (!trainer || trainerSpec !== task.model) {
+    if (want !== info.dim || (plan && plan.dim !== modelDimension(spec))) throw new InvalidArgument(`model ${task.spec ?? task.model} has ${modelDimension(spec)} parameters, the round sums ${info.dim}`);
+    if (!trainer || trainerSpec !== (task.spec ?? task.model)) {
       trainer?.dispose();
       let data = opts.data ?? syntheticData(spec, opts.examples ?? 64);
       // Local data need not contain every class; its labels must fit the model.
       if (opts.data) {
-        if (data.labels.some((l) => l >= spec.classes)) throw new InvalidArgument(`local data has labels >= ${spec.classes}, the classes of model ${task.model}`);
+        if (data.labels.some((l) => l >= spec.classes)) throw new InvalidArgument(`local data has labels >= ${spec.classes}, the classes of model ${task.spec ?? task.model}`);
         data = { ...data, classes: spec.classes };
       }
       trainer = new LocalTrainer(spec, data, opts.epochs === undefined ? {} : { epochs: opts.epochs });
-      trainerSpec = task.model;
+      trainerSpec = task.spec ?? task.model;
     }
     const global = new Float32Array(task.global.slice().buffer);
     const codec = plan ? dpCodec(plan) : trainingCodec(info.dim, info.n, info.bits, task.range);
@@ -151,4 +151,18 @@ export function evaluateGlobal(spec: ModelSpec, global: Float32Array, data: Labe
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The built-in synthetic task of `fedveil serve --model SPEC` as a server
+ * app: the spec's model, evaluated after each round on 500 held-out points
+ * of the spec's clusters.
+ */
+export function syntheticServerApp(spec: ModelSpec): import('./app-module.js').ServerAppModule {
+  const heldOut = syntheticData(spec, 500);
+  return Object.freeze({
+    model: () => buildModel(spec),
+    evaluate: async (model: tf.LayersModel) => evaluateAccuracy(model, heldOut),
+    options: Object.freeze({}),
+  });
 }
