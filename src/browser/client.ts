@@ -12,11 +12,18 @@
  * `crypto.getRandomValues` (I7); the SecAgg mask PRG: WebCrypto AES-128-CTR
  * (async `crypto.subtle`, byte-identical to the Node path; see
  * `browserMaskPrg`). No Node built-in is imported here.
+ *
+ * It stays (fl/reconnect.ts): a lost connection - the coordinator restarted,
+ * the network dropped, an idle or flood-guard close - is followed by a
+ * reconnect with exponential backoff and full jitter, until the coordinator
+ * says bye, `signal` stops it, or an ending that retrying cannot change
+ * (a policy violation, a rejection of this identity).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ed25519KeyPair } from '../crypto/signatures.js';
 import { hex } from '../transport/session.js';
-import { runParticipant, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from '../fl/participant.js';
+import type { ParticipantEvent, RoundInfo } from '../fl/participant.js';
+import { runReconnectingParticipant, type BackoffOptions, type ReconnectEvent, type ReconnectSummary } from '../fl/reconnect.js';
 import { secAggProtocol } from '../fl/secagg-protocol.js';
 import { trainingInput } from '../fl/training.js';
 import { webSocketConnector, type WebSocketLike } from '../transport/ws-client.js';
@@ -55,6 +62,12 @@ export interface BrowserClientOptions {
   onEvent?: (event: ParticipantEvent) => void;
   /** Test hook: sees each round's plain input vector (never sent anywhere). */
   onInput?: (round: number, identity: string, input: Uint32Array) => void;
+  /** Reconnect after a lost connection (default true, with the default backoff; or the backoff bounds); false: end on it. */
+  reconnect?: boolean | BackoffOptions;
+  /** Leave: the connection is closed and the returned promise resolves with `stopped: true`. */
+  signal?: AbortSignal;
+  /** Each reconnect attempt (also logged through onLog). */
+  onReconnect?: (event: ReconnectEvent) => void;
 }
 
 /** The mask PRG backend of this page's SecAgg clients, and the mask vectors each backend has added so far. */
@@ -62,8 +75,8 @@ export function browserMaskPrg(): { backend: string; adds: Readonly<Record<strin
   return { backend: clientMaskBackend(), adds: clientMaskStats() };
 }
 
-/** Join and take part in rounds until the coordinator says bye. */
-export async function runBrowserClient(opts: BrowserClientOptions): Promise<ParticipantSummary> {
+/** Join and take part in rounds until the coordinator says bye (or `signal`; see the module header). */
+export async function runBrowserClient(opts: BrowserClientOptions): Promise<ReconnectSummary> {
   await tf.setBackend('cpu');
   await tf.ready();
   const identity = opts.identity ?? ed25519KeyPair();
@@ -86,11 +99,21 @@ export async function runBrowserClient(opts: BrowserClientOptions): Promise<Part
     opts.onInput?.(info.round, id, v);
     return v;
   };
-  const connect = webSocketConnector(opts.url, (u) => new WebSocket(u) as unknown as WebSocketLike);
-  const channel = await connect();
-  log(`connected to ${opts.url}`);
-  return runParticipant({
-    channel,
+  const open = webSocketConnector(opts.url, (u) => new WebSocket(u) as unknown as WebSocketLike);
+  const connect = async () => {
+    const channel = await open();
+    log(`connected to ${opts.url}`);
+    return channel;
+  };
+  return runReconnectingParticipant({
+    connect,
+    reconnect: opts.reconnect !== false,
+    ...(typeof opts.reconnect === 'object' ? { backoff: opts.reconnect } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onReconnect: (ev) => {
+      opts.onReconnect?.(ev);
+      log(`${ev.reason}; reconnecting in ${ev.delayMs} ms (attempt ${ev.attempt})`);
+    },
     identity,
     protocol: secAggProtocol,
     policy,
