@@ -36,7 +36,7 @@ const EXPECTED = {
     'findSecAggPlusParams', 'makeConfig', 'rosterRoot', 'runSecAggRound', 'verifyRosterEntry',
   ],
   dp: [
-    'ClientPrivacyLedger', 'DEFAULT_DP_FLOOR', 'DEFAULT_PLD_DISCRETIZATION', 'DEFAULT_RDP_ORDERS',
+    'ADAPTIVE_CLIPPING_DEFAULTS', 'ClientPrivacyLedger', 'DEFAULT_DP_FLOOR', 'DEFAULT_PLD_DISCRETIZATION', 'DEFAULT_RDP_ORDERS',
     'DP_ACCOUNTING_PLD_DISCRETIZATION', 'DP_ACCOUNTING_RDP_ORDERS', 'GUARANTEE_TEXT', 'GdpAccountant',
     'LedgerFileError', 'LedgerPartialLine', 'LedgerVerificationError', 'LedgerWriteError', 'PARTICIPANT_DOMAIN',
     'ParticipationTally', 'participantCommitment', 'participantHash', 'PldAccountant',
@@ -50,6 +50,10 @@ const EXPECTED = {
     'sampleSkellam', 'sampledWithoutReplacementEvent', 'saveLedgerKey', 'selfComposedEvent',
     'toDpAccountingPython', 'unamplifiedEvent', 'usesSamplingAmplification', 'validateEvent', 'verifyLedger',
     'verifyLedgerFile', 'verifyPlan', 'withoutSamplingAmplification',
+    // adaptive clipping
+    'adaptiveRoundRequest', 'clipCountEvent', 'combinedNoiseMultiplier', 'createClipTracker', 'decodeClipCount',
+    'encodeClipCount', 'parseClipTrackerState', 'privatizeUpdateWithClipCount', 'roundEvent', 'splitNoiseMultiplier',
+    'unamplifiedRoundEvent', 'updateClipTracker',
   ],
   transport: [
     'CloseCode', 'DEFAULT_SERVER_LIMITS', 'MemoryTransport',

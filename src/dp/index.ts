@@ -2,7 +2,8 @@
  * fedveil's differential-privacy layer (docs/distributed-dp.md,
  * docs/accounting.md, docs/ledger.md): privacy events, accountants (RDP,
  * PLD, GDP-CLT) and calibration; the distributed-noise RDP bounds, samplers,
- * planner and pipeline; the plan a client verifies and its own ledger; the
+ * planner and pipeline; adaptive clipping (the clip-norm tracker and the
+ * noised clipped count); the plan a client verifies and its own ledger; the
  * privacy ledger, its verifier and the epsilon plot. Numerical helpers
  * (special functions, PMF arithmetic, RDP conversions) stay internal.
  */
@@ -20,7 +21,16 @@ export { GdpAccountant } from './gdp.js';
 export { calibrateNoiseMultiplier, type CalibrationRequest, type CalibrationResult } from './calibrate.js';
 export { distributedEvent, distributedRdp, type DiscreteGaussianEvent, type SkellamEvent, type DistributedNoiseEvent, type PoissonSampledDistributedEvent } from './distributed-rdp.js';
 export { sampleDiscreteGaussian, sampleSkellam, samplePoisson } from './samplers.js';
-export { planDistributedDp, planRound, type DistributedMechanism, type DistributedDpRequest, type DistributedDpPlan } from './plan.js';
+export {
+  planDistributedDp, planRound, type DistributedMechanism, type DistributedDpRequest, type DistributedDpPlan,
+  type AdaptiveClippingRequest, type AdaptiveClippingPlan, type AdaptiveRoundEvent,
+} from './plan.js';
+export {
+  ADAPTIVE_CLIPPING_DEFAULTS, combinedNoiseMultiplier, splitNoiseMultiplier, clipCountEvent,
+  encodeClipCount, privatizeUpdateWithClipCount, decodeClipCount,
+  createClipTracker, updateClipTracker, parseClipTrackerState, adaptiveRoundRequest,
+  type ClipCountEstimate, type ClipTrackerState, type ClipTrackerOptions,
+} from './adaptive-clip.js';
 export { privatizeUpdate, decodeAggregate } from './pipeline.js';
 export {
   LedgerVerificationError, LedgerPartialLine,
@@ -36,7 +46,7 @@ export { plotPointsFromReport, epsilonPlotSpec, renderEpsilonPlot, type EpsilonP
 export {
   ParticipationTally, participantHash, participantCommitment, PARTICIPANT_DOMAIN, type CoordinatorEpsilon, type IdentityEpsilon,
 } from './participants.js';
-export { verifyPlan, planHash, unamplifiedEvent, DEFAULT_DP_FLOOR, type DpFloor, type PlanVerifyContext } from './plan-verify.js';
+export { verifyPlan, planHash, unamplifiedEvent, unamplifiedRoundEvent, roundEvent, DEFAULT_DP_FLOOR, type DpFloor, type PlanVerifyContext } from './plan-verify.js';
 export {
   ClientPrivacyLedger, memoryClientLedgerStore,
   type ClientLedgerStore, type ClientLedgerEntry, type ClientLedgerOptions, type ParticipationRequest, type PrivacySpent,

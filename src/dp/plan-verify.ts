@@ -24,7 +24,14 @@
  *   Kairouz, Liu, NeurIPS 2021 for Skellam) and compared field by field;
  * - the overflow bound of plan.ts for the plan's maximum number of summands
  *   and the noise actually added (a utility property: a wrapped sum is still
- *   a function of noised inputs, but a plan that lies about it is refused).
+ *   a function of noised inputs, but a plan that lies about it is refused);
+ * - for adaptive clipping (Andrew et al. 2021; adaptive-clip.ts), the count
+ *   section: its layout after the update's coordinates, sigma_b against the
+ *   floor and the combined noise multiplier (their Theorem 1) against
+ *   minNoiseMultiplier, the count event rebuilt from sigma_b and the count
+ *   scale, the round event, which must be composed([update event, count
+ *   event]), the local count noise against (2 k sigma_b)^2 / (t - g), and
+ *   the count's overflow bound.
  *
  * Fields privacy does not depend on are not constrained beyond their type:
  * the rotation seed (any seed gives the same guarantee), expectedClients
@@ -48,7 +55,10 @@ import { sha256 } from '../crypto/hash.js';
 import { paddedLength, ROTATION_SEED_BYTES } from '../encode/index.js';
 import { distributedEvent, roundedL2Bound, type DistributedNoiseEvent, type PoissonSampledDistributedEvent } from './distributed-rdp.js';
 import { bytesToLowerHex, canonicalJson } from './ledger-format.js';
-import { logOverflowBound, type DistributedDpPlan, type DistributedMechanism } from './plan.js';
+import { logOverflowBound, type AdaptiveClippingPlan, type AdaptiveRoundEvent, type DistributedDpPlan, type DistributedMechanism } from './plan.js';
+import {
+  CLIP_COUNT_ENCODING, CLIP_COUNT_LENGTH, clipCountEvent, combinedNoiseMultiplier, logCountOverflowBound,
+} from './adaptive-clip.js';
 
 /** The weakest plan a client accepts (its pinned DP policy). */
 export interface DpFloor {
@@ -64,6 +74,14 @@ export interface DpFloor {
   readonly maxBits?: number;
   /** Largest rounding inflation of the sensitivity, normBound / (C s) (default 2, as the planner). */
   readonly maxSensitivityInflation?: number;
+  /**
+   * Adaptive clipping: the smallest count noise std sigma_b (clients) accepted
+   * (default minNoiseMultiplier / 2, i.e. the count's own noise multiplier
+   * 2 sigma_b at least the floor's z). Independently, the round's combined
+   * noise multiplier (z_delta^-2 + (2 sigma_b)^-2)^-1/2 must be at least
+   * minNoiseMultiplier.
+   */
+  readonly minCountStddev?: number;
 }
 
 /**
@@ -109,6 +127,11 @@ export interface PlanVerifyContext {
   readonly mechanism?: DistributedMechanism;
   /** The roster size, when known: the overflow bound must count at least this many summands. */
   readonly maxClients?: number;
+  /**
+   * The length of the round's vectors, when known: paddedDim for a plain
+   * plan, adaptiveClipping.layout.vectorLength for an adaptive-clipping one.
+   */
+  readonly vectorLength?: number;
 }
 
 /** Relative float tolerance of every recomputed comparison. */
@@ -161,13 +184,13 @@ function literal<T extends string>(path: string, v: unknown, options: readonly T
 
 const EVENT_KEYS = ['type', 'clients', 'l2Sensitivity', 'l1Sensitivity', 'dimension'] as const;
 
-function noiseEvent(path: string, v: unknown): DistributedNoiseEvent {
+function noiseEvent(path: string, v: unknown, field = 'dp.event'): DistributedNoiseEvent {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(path, 'an event object', v);
   const type = (v as Obj).type;
   if (type !== 'discrete_gaussian' && type !== 'skellam') {
     if (typeof type !== 'string') bad(`${path}.type`, 'a string', type);
     // A well-formed but different event (e.g. one that claims no cost): a lie about the accounting.
-    throw new PolicyViolation('dp.event', `plan.${path}.type ${JSON.stringify(type.slice(0, 40))} is not a distributed-noise event`);
+    throw new PolicyViolation(field, `plan.${path}.type ${JSON.stringify(type.slice(0, 40))} is not a distributed-noise event`);
   }
   const param = type === 'discrete_gaussian' ? 'sigma' : 'mu';
   const o = record(path, v, [...EVENT_KEYS, param]);
@@ -194,24 +217,79 @@ function planEvent(v: unknown): DistributedNoiseEvent | PoissonSampledDistribute
   });
 }
 
+function parseLocalNoise(path: string, ln: unknown): DistributedDpPlan['localNoise'] {
+  if (typeof ln !== 'object' || ln === null || Array.isArray(ln)) bad(path, 'an object', ln);
+  const kind = literal(`${path}.kind`, (ln as Obj).kind, ['discrete_gaussian', 'skellam'] as const);
+  return kind === 'discrete_gaussian'
+    ? Object.freeze({ kind, sigma: num(`${path}.sigma`, record(path, ln, ['kind', 'sigma']).sigma, 0, Infinity, true) })
+    : Object.freeze({ kind, mu: num(`${path}.mu`, record(path, ln, ['kind', 'mu']).mu, 0, Infinity, true) });
+}
+
+const ADAPTIVE_KEYS = [
+  'encoding', 'countStddev', 'countScale', 'layout', 'localNoise', 'targetCentralVariance', 'combinedNoiseMultiplier', 'overflow', 'countEvent', 'event',
+] as const;
+
+/** The composed round event: exactly [update event, count event], else a lie about the accounting. */
+function adaptiveEvent(v: unknown): AdaptiveRoundEvent {
+  const path = 'adaptiveClipping.event';
+  const field = 'dp.adaptiveClipping.event';
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(path, 'an event object', v);
+  const type = (v as Obj).type;
+  if (typeof type !== 'string') bad(`${path}.type`, 'a string', type);
+  if (type !== 'composed') throw new PolicyViolation(field, `plan.${path}.type ${JSON.stringify(type.slice(0, 40))}: expected the composition of the update's and the count's events`);
+  const o = record(path, v, ['type', 'events']);
+  if (!Array.isArray(o.events)) bad(`${path}.events`, 'an array', o.events);
+  const events = o.events as unknown[];
+  if (events.length !== 2) throw new PolicyViolation(field, `plan.${path} composes ${events.length} events; expected 2 (the update's, then the count's)`);
+  return Object.freeze({
+    type: 'composed' as const,
+    events: Object.freeze([noiseEvent(`${path}.events.0`, events[0], field), noiseEvent(`${path}.events.1`, events[1], field)] as const),
+  });
+}
+
+function parseAdaptive(v: unknown): AdaptiveClippingPlan {
+  const o = record('adaptiveClipping', v, ADAPTIVE_KEYS);
+  const layout = record('adaptiveClipping.layout', o.layout, ['offset', 'length', 'vectorLength']);
+  const overflow = record('adaptiveClipping.overflow', o.overflow, ['probabilityBound']);
+  return Object.freeze({
+    encoding: literal('adaptiveClipping.encoding', o.encoding, [CLIP_COUNT_ENCODING] as const),
+    countStddev: num('adaptiveClipping.countStddev', o.countStddev, 0, Infinity, true),
+    countScale: int('adaptiveClipping.countScale', o.countScale, 1, 2 ** 31),
+    layout: Object.freeze({
+      offset: int('adaptiveClipping.layout.offset', layout.offset, 0, 2 ** 31),
+      length: int('adaptiveClipping.layout.length', layout.length, 1, 2 ** 31),
+      vectorLength: int('adaptiveClipping.layout.vectorLength', layout.vectorLength, 2, 2 ** 32),
+    }),
+    localNoise: parseLocalNoise('adaptiveClipping.localNoise', o.localNoise),
+    targetCentralVariance: num('adaptiveClipping.targetCentralVariance', o.targetCentralVariance, 0, Infinity, true),
+    combinedNoiseMultiplier: num('adaptiveClipping.combinedNoiseMultiplier', o.combinedNoiseMultiplier, 0, Infinity, true),
+    overflow: Object.freeze({ probabilityBound: num('adaptiveClipping.overflow.probabilityBound', overflow.probabilityBound, 0, 1) }),
+    countEvent: noiseEvent('adaptiveClipping.countEvent', o.countEvent, 'dp.adaptiveClipping.countEvent'),
+    event: adaptiveEvent(o.event),
+  });
+}
+
 /** Parse the wire form into a fresh, deeply frozen plan (no policy yet). */
 function parsePlan(untrusted: unknown): DistributedDpPlan {
-  const o = record('', untrusted, PLAN_KEYS);
+  // adaptiveClipping is the one optional field: absent (or undefined) for plain plans.
+  let wire = untrusted;
+  const hasAdaptive = typeof wire === 'object' && wire !== null && (wire as Obj).adaptiveClipping !== undefined;
+  if (!hasAdaptive && typeof wire === 'object' && wire !== null && Object.prototype.hasOwnProperty.call(wire, 'adaptiveClipping')) {
+    const { adaptiveClipping: _undefined, ...rest } = wire as Obj;
+    wire = rest;
+  }
+  const o = record('', wire, hasAdaptive ? [...PLAN_KEYS, 'adaptiveClipping'] : PLAN_KEYS);
   if (o.version !== 1) bad('version', '1', o.version);
   if (typeof o.mechanism !== 'string') bad('mechanism', 'a string', o.mechanism);
   const rounding = record('rounding', o.rounding, ['rule', 'beta', 'normBound']);
-  const ln = o.localNoise;
-  if (typeof ln !== 'object' || ln === null || Array.isArray(ln)) bad('localNoise', 'an object', ln);
-  const kind = literal('localNoise.kind', (ln as Obj).kind, ['discrete_gaussian', 'skellam'] as const);
-  const localNoise = kind === 'discrete_gaussian'
-    ? Object.freeze({ kind, sigma: num('localNoise.sigma', record('localNoise', ln, ['kind', 'sigma']).sigma, 0, Infinity, true) })
-    : Object.freeze({ kind, mu: num('localNoise.mu', record('localNoise', ln, ['kind', 'mu']).mu, 0, Infinity, true) });
+  const localNoise = parseLocalNoise('localNoise', o.localNoise);
   const rotation = record('rotation', o.rotation, ['policy', 'seed']);
   const seed = rotation.seed;
   if (!(seed instanceof Uint8Array) || seed.length !== ROTATION_SEED_BYTES) bad('rotation.seed', `${ROTATION_SEED_BYTES} bytes`, seed);
   const overflow = record('overflow', o.overflow, ['probabilityBound', 'requested']);
   const minClients = int('minClients', o.minClients, 1);
   const expectedClients = int('expectedClients', o.expectedClients, minClients);
+  const adaptive = hasAdaptive ? { adaptiveClipping: parseAdaptive(o.adaptiveClipping) } : {};
   return Object.freeze({
     version: 1 as const,
     mechanism: o.mechanism as DistributedMechanism,
@@ -243,6 +321,7 @@ function parsePlan(untrusted: unknown): DistributedDpPlan {
     }),
     sensitivityInflation: num('sensitivityInflation', o.sensitivityInflation, 0, Infinity, true),
     event: planEvent(o.event),
+    ...adaptive,
   });
 }
 
@@ -258,7 +337,7 @@ function mechanismsOf(floor: DpFloor): readonly DistributedMechanism[] {
   return list as readonly DistributedMechanism[];
 }
 
-function checkFloor(floor: DpFloor): { mechanisms: readonly DistributedMechanism[]; minBits: number; maxBits: number; maxInflation: number } {
+function checkFloor(floor: DpFloor): { mechanisms: readonly DistributedMechanism[]; minBits: number; maxBits: number; maxInflation: number; minCountStddev: number } {
   if (typeof floor !== 'object' || floor === null) throw new InvalidArgument('floor: expected a DpFloor');
   const mechanisms = mechanismsOf(floor);
   const pos = (name: string, v: unknown): void => {
@@ -275,7 +354,9 @@ function checkFloor(floor: DpFloor): { mechanisms: readonly DistributedMechanism
   if (typeof maxInflation !== 'number' || !(maxInflation >= 1) || !Number.isFinite(maxInflation)) {
     throw new InvalidArgument(`floor.maxSensitivityInflation: expected a finite number >= 1, got ${String(maxInflation)}`);
   }
-  return { mechanisms, minBits, maxBits, maxInflation };
+  if (floor.minCountStddev !== undefined) pos('minCountStddev', floor.minCountStddev);
+  const minCountStddev = floor.minCountStddev ?? floor.minNoiseMultiplier / 2;
+  return { mechanisms, minBits, maxBits, maxInflation, minCountStddev };
 }
 
 function checkContext(ctx: PlanVerifyContext): void {
@@ -289,6 +370,7 @@ function checkContext(ctx: PlanVerifyContext): void {
   isInt('bits', ctx.bits, 2, 32);
   if (ctx.paddedDim !== undefined) isInt('paddedDim', ctx.paddedDim, 1);
   if (ctx.maxClients !== undefined) isInt('maxClients', ctx.maxClients, 1);
+  if (ctx.vectorLength !== undefined) isInt('vectorLength', ctx.vectorLength, 1);
   if (ctx.mechanism !== undefined && !MECHANISMS.includes(ctx.mechanism)) throw new InvalidArgument(`ctx.mechanism: expected ddg or skellam`);
 }
 
@@ -331,7 +413,13 @@ function eventMismatch(got: DistributedNoiseEvent, want: DistributedNoiseEvent):
  * 'dp.bits', 'dp.minNoiseMultiplier', 'dp.maxClip', 'dp.dim',
  * 'dp.paddedDim', 'dp.honestMinimum', 'dp.rounding',
  * 'dp.sensitivityInflation', 'dp.event', 'dp.localNoise' (level),
- * 'dp.targetCentralVariance', 'dp.maxClients', 'dp.overflow'.
+ * 'dp.targetCentralVariance', 'dp.maxClients', 'dp.overflow', then 'dp.vectorLength'
+ * for a plain plan; for an adaptive-clipping plan (checkAdaptive):
+ * 'dp.adaptiveClipping.layout', 'dp.vectorLength', 'dp.adaptiveClipping.localNoise' (kind), 'dp.minCountStddev',
+ * 'dp.adaptiveClipping.combinedNoiseMultiplier', 'dp.minNoiseMultiplier' (combined),
+ * 'dp.adaptiveClipping.countEvent', 'dp.adaptiveClipping.event',
+ * 'dp.adaptiveClipping.localNoise' (level), 'dp.adaptiveClipping.targetCentralVariance',
+ * 'dp.adaptiveClipping.overflow'.
  */
 export function verifyPlan(untrusted: unknown, floor: DpFloor, ctx: PlanVerifyContext): DistributedDpPlan {
   const f = checkFloor(floor);
@@ -386,7 +474,7 @@ export function verifyPlan(untrusted: unknown, floor: DpFloor, ctx: PlanVerifyCo
   }
 
   // The ledger event, rebuilt by the planner's own function from the plan's parameters.
-  const claimed = unamplifiedEvent(plan);
+  const claimed = plan.event.type === 'poisson_sampled' ? plan.event.event : plan.event;
   const rebuilt = distributedEvent({ mechanism, clipNorm: C, noiseMultiplier: plan.noiseMultiplier, scale: s, dimension: N, minClients: plan.honestMinimum, beta });
   const why = eventMismatch(claimed, rebuilt);
   if (why !== undefined) throw new PolicyViolation('dp.event', `the plan's event does not match its parameters: ${why}`);
@@ -418,17 +506,104 @@ export function verifyPlan(untrusted: unknown, floor: DpFloor, ctx: PlanVerifyCo
   if (!atLeast(plan.overflow.requested, bound) || !close(plan.overflow.probabilityBound, bound)) {
     throw new PolicyViolation('dp.overflow', `overflow probability bound ${bound} (plan says ${plan.overflow.probabilityBound}) exceeds the requested ${plan.overflow.requested}`);
   }
+
+  const a = plan.adaptiveClipping;
+  if (a !== undefined) checkAdaptive(plan, a, rebuilt, f.minCountStddev, floor.minNoiseMultiplier, h, ctx.vectorLength);
+  else checkVectorLength(ctx.vectorLength, N);
   return plan;
+}
+
+function checkVectorLength(round: number | undefined, plan: number): void {
+  if (round !== undefined && round !== plan) {
+    throw new PolicyViolation('dp.vectorLength', `the round sums vectors of length ${round}; the plan's are ${plan}`);
+  }
+}
+
+/**
+ * The count part of an adaptive-clipping plan, recomputed from sigma_b, k,
+ * the mechanism and the honest minimum exactly as the planner does
+ * (adaptive-clip.ts): the layout after the update's coordinates, the
+ * floors, the count event, the composed round event (which must contain
+ * the update's event and the count's), the local count noise against the
+ * client's own t - g, and the count's overflow bound.
+ */
+function checkAdaptive(plan: DistributedDpPlan, a: AdaptiveClippingPlan, updateEvent: DistributedNoiseEvent, minCountStddev: number, minNoiseMultiplier: number, h: number, roundLength: number | undefined): void {
+  const N = plan.paddedDim;
+  if (a.layout.offset !== N || a.layout.length !== CLIP_COUNT_LENGTH || a.layout.vectorLength !== N + CLIP_COUNT_LENGTH) {
+    throw new PolicyViolation('dp.adaptiveClipping.layout', `count layout offset ${a.layout.offset}, length ${a.layout.length}, vectorLength ${a.layout.vectorLength}; expected ${N}, ${CLIP_COUNT_LENGTH}, ${N + CLIP_COUNT_LENGTH} (after the update's coordinates)`);
+  }
+  checkVectorLength(roundLength, a.layout.vectorLength);
+  if (a.localNoise.kind !== plan.localNoise.kind) {
+    throw new PolicyViolation('dp.adaptiveClipping.localNoise', `count noise ${a.localNoise.kind} does not belong to mechanism ${plan.mechanism}`);
+  }
+  const sb = a.countStddev;
+  if (sb < minCountStddev) throw new PolicyViolation('dp.minCountStddev', `count noise std ${sb} < ${minCountStddev}`);
+  const z = combinedNoiseMultiplier(plan.noiseMultiplier, sb);
+  if (!close(a.combinedNoiseMultiplier, z)) {
+    throw new PolicyViolation('dp.adaptiveClipping.combinedNoiseMultiplier', `combinedNoiseMultiplier ${a.combinedNoiseMultiplier}, recomputed (z^-2 + (2 sigma_b)^-2)^-1/2 = ${z}`);
+  }
+  if (z < minNoiseMultiplier) {
+    throw new PolicyViolation('dp.minNoiseMultiplier', `combined noise multiplier of the update (${plan.noiseMultiplier}) and the count (sigma_b ${sb}) is ${z} < ${minNoiseMultiplier}`);
+  }
+  const k = a.countScale;
+  const count = clipCountEvent({ mechanism: plan.mechanism, countStddev: sb, countScale: k, honestMinimum: plan.honestMinimum });
+  const whyCount = eventMismatch(a.countEvent, count);
+  if (whyCount !== undefined) throw new PolicyViolation('dp.adaptiveClipping.countEvent', `the count event does not match sigma_b and countScale: ${whyCount}`);
+  const [ev0, ev1] = a.event.events;
+  const why = eventMismatch(ev0, updateEvent) ?? eventMismatch(ev1, count);
+  if (why !== undefined) throw new PolicyViolation('dp.adaptiveClipping.event', `the round event is not composed([update event, count event]): ${why}`);
+  // Local count noise: at least (2 k sigma_b)^2 / (t - g) and what the count event accounts.
+  const target = (2 * k * sb) ** 2;
+  const isDdg = a.localNoise.kind === 'discrete_gaussian';
+  const have = a.localNoise.kind === 'discrete_gaussian' ? a.localNoise.sigma : a.localNoise.mu;
+  const eventParam = count.type === 'discrete_gaussian' ? count.sigma : count.mu;
+  const need = Math.max(isDdg ? Math.sqrt(target / h) : target / h / 2, eventParam);
+  if (!atLeast(have, need)) {
+    throw new PolicyViolation('dp.adaptiveClipping.localNoise', `local count ${isDdg ? 'sigma' : 'mu'} ${have} < ${need}, the (2 k sigma_b)^2 / (t - g) calibration and the count event's`);
+  }
+  if (isDdg && have < 0.5) throw new PolicyViolation('dp.adaptiveClipping.localNoise', `local count sigma ${have} < 1/2 (Kairouz et al. Theorem 1 needs sigma >= 1/2)`);
+  if (!close(a.targetCentralVariance, target)) {
+    throw new PolicyViolation('dp.adaptiveClipping.targetCentralVariance', `count targetCentralVariance ${a.targetCentralVariance}, recomputed (2 k sigma_b)^2 = ${target}`);
+  }
+  const haveVar = isDdg ? have * have : 2 * have;
+  const bound = Math.exp(logCountOverflowBound({ mechanism: plan.mechanism, bits: plan.bits, n: plan.maxClients, countScale: k }, haveVar));
+  if (!atLeast(plan.overflow.requested, bound) || !close(a.overflow.probabilityBound, bound)) {
+    throw new PolicyViolation('dp.adaptiveClipping.overflow', `count overflow probability bound ${bound} (plan says ${a.overflow.probabilityBound}) exceeds the requested ${plan.overflow.requested}`);
+  }
 }
 
 /**
  * The plan's per-round event without any `poisson_sampled` wrapper: what a
  * client accounts for its own participation (it cannot check the coordinator's
- * sampling, which the coordinator chooses and sees).
+ * sampling, which the coordinator chooses and sees). An adaptive-clipping
+ * plan also releases the count: this throws InvalidArgument for it rather
+ * than under-account; use {@link unamplifiedRoundEvent}.
  */
-export function unamplifiedEvent(plan: Pick<DistributedDpPlan, 'event'>): DistributedNoiseEvent {
+export function unamplifiedEvent(plan: Pick<DistributedDpPlan, 'event' | 'adaptiveClipping'>): DistributedNoiseEvent {
+  if (plan.adaptiveClipping !== undefined) {
+    throw new InvalidArgument('unamplifiedEvent: the plan releases a clipped count too (adaptiveClipping); account unamplifiedRoundEvent(plan)');
+  }
   const e = plan.event;
   return e.type === 'poisson_sampled' ? e.event : e;
+}
+
+/**
+ * Everything a round releases about one client, without sampling
+ * amplification: the update's event, or for an adaptive-clipping plan
+ * composed([update event, count event]). What a client accounts.
+ */
+export function unamplifiedRoundEvent(plan: Pick<DistributedDpPlan, 'event' | 'adaptiveClipping'>): DistributedNoiseEvent | AdaptiveRoundEvent {
+  if (plan.adaptiveClipping !== undefined) return plan.adaptiveClipping.event;
+  return unamplifiedEvent(plan);
+}
+
+/**
+ * The round's event for the coordinator's ledger: plan.event (with its
+ * sampling wrapper, if any) or, for an adaptive-clipping plan (never
+ * sampled), composed([update event, count event]).
+ */
+export function roundEvent(plan: Pick<DistributedDpPlan, 'event' | 'adaptiveClipping'>): DistributedNoiseEvent | PoissonSampledDistributedEvent | AdaptiveRoundEvent {
+  return plan.adaptiveClipping !== undefined ? plan.adaptiveClipping.event : plan.event;
 }
 
 /** Domain separation of the plan hash: no other fedveil hash input starts with it. */

@@ -34,6 +34,9 @@ import { aint, anumber, aoneOf, apositive, abytes } from '../util/assert.js';
 import { randomBytes, systemRandom, type RandomSource } from '../crypto/random.js';
 import { paddedLength, ROTATION_SEED_BYTES } from '../encode/index.js';
 import { distributedEvent, roundedL2Bound, type DistributedNoiseEvent, type PoissonSampledDistributedEvent } from './distributed-rdp.js';
+import {
+  CLIP_COUNT_ENCODING, CLIP_COUNT_LENGTH, clipCountEvent, combinedNoiseMultiplier, countLocalVariance, defaultCountScale, logCountOverflowBound,
+} from './adaptive-clip.js';
 
 export type DistributedMechanism = 'ddg' | 'skellam';
 
@@ -74,6 +77,61 @@ export interface DistributedDpRequest {
   maxSensitivityInflation?: number;
   /** This round's public 32-byte rotation seed (drawn by the server); default: fresh from rng. */
   rotationSeed?: Uint8Array;
+  /**
+   * Adaptive clipping (Andrew et al. 2021; src/dp/adaptive-clip.ts): each
+   * client also sends its centred clipped-count bit, noised, in extra
+   * coordinates after the update's. The update part of the plan is the
+   * same as without it; `noiseMultiplier` stays the update's z_delta
+   * (splitNoiseMultiplier gives it from an overall target z). Not
+   * available with `samplingRate`.
+   */
+  adaptiveClipping?: AdaptiveClippingRequest;
+}
+
+export interface AdaptiveClippingRequest {
+  /**
+   * sigma_b: std, in clients, of the noise on the count of clients with
+   * ||update||_2 <= C that the h = t - g honest clients guarantee
+   * (Andrew et al. suggest expectedClients / 20).
+   */
+  countStddev: number;
+  /** k: integer units per half client (default defaultCountScale: each client's count noise std >= 2). */
+  countScale?: number;
+}
+
+/** The composed event of an adaptive-clipping round: the update's, then the count's. */
+export interface AdaptiveRoundEvent {
+  readonly type: 'composed';
+  readonly events: readonly [DistributedNoiseEvent, DistributedNoiseEvent];
+}
+
+/** The count part of an adaptive-clipping plan (all of it bound by planHash, checked by verifyPlan). */
+export interface AdaptiveClippingPlan {
+  /** Each client sends countScale * (2 b - 1) + noise, b = [||update||_2 <= clipNorm]. */
+  readonly encoding: 'centred-bit';
+  /** sigma_b, clients (central, from the honest minimum). */
+  readonly countStddev: number;
+  /** k: integer units per half client; the count's sensitivity in integer units. */
+  readonly countScale: number;
+  /** Where the count sits in each client's round vector: after the update's paddedDim coordinates. */
+  readonly layout: {
+    readonly offset: number;
+    readonly length: number;
+    /** paddedDim + length: the length of every round vector. */
+    readonly vectorLength: number;
+  };
+  /** Each client's count noise per coordinate, integer units: variance (2 k sigma_b)^2 / h. */
+  readonly localNoise: { readonly kind: 'discrete_gaussian'; readonly sigma: number } | { readonly kind: 'skellam'; readonly mu: number };
+  /** (2 k sigma_b)^2: the summed count noise variance of h honest clients, integer units. */
+  readonly targetCentralVariance: number;
+  /** (z_delta^-2 + (2 sigma_b)^-2)^-1/2 (Andrew et al. 2021, Theorem 1): the round's overall noise multiplier. */
+  readonly combinedNoiseMultiplier: number;
+  /** Bound on P(the count coordinate wraps) for maxClients summands (the round's total is at most this plus overflow.probabilityBound). */
+  readonly overflow: { readonly probabilityBound: number };
+  /** The count's privacy event (one coordinate, sensitivity k). */
+  readonly countEvent: DistributedNoiseEvent;
+  /** What the round releases about a client: composed([the update's unamplified event, countEvent]). */
+  readonly event: AdaptiveRoundEvent;
 }
 
 export interface DistributedDpPlan {
@@ -112,8 +170,14 @@ export interface DistributedDpPlan {
   readonly overflow: { readonly probabilityBound: number; readonly requested: number };
   /** L2 sensitivity after rounding divided by C s (1 = no inflation). */
   readonly sensitivityInflation: number;
-  /** The per-round privacy event for the ledger (poisson_sampled when samplingRate is set). */
+  /**
+   * The update's per-round privacy event (poisson_sampled when samplingRate
+   * is set). With adaptiveClipping the round's event is
+   * adaptiveClipping.event (roundEvent / unamplifiedRoundEvent in plan-verify.ts).
+   */
   readonly event: DistributedNoiseEvent | PoissonSampledDistributedEvent;
+  /** Present only for adaptive-clipping plans (absent, not undefined, otherwise: the hash of other plans is unchanged). */
+  readonly adaptiveClipping?: AdaptiveClippingPlan;
 }
 
 /** What the overflow bound depends on: n summands in N padded coordinates. */
@@ -181,7 +245,47 @@ function seedOrFresh(seed: Uint8Array | undefined, rng: RandomSource): Uint8Arra
  * to turn when no scale meets the overflow bound with a usable noise level.
  */
 export function planDistributedDp(req: DistributedDpRequest, rng: RandomSource = systemRandom): DistributedDpPlan {
-  return planCore(req, rng, false);
+  if (req?.adaptiveClipping === undefined) return planCore(req, rng, false);
+  const ac = req.adaptiveClipping;
+  if (typeof ac !== 'object' || ac === null) throw new InvalidArgument('adaptiveClipping: expected { countStddev, countScale? }');
+  apositive('adaptiveClipping.countStddev', ac.countStddev);
+  if (ac.countScale !== undefined) aint('adaptiveClipping.countScale', ac.countScale, 1, 2 ** 31);
+  if (req.samplingRate !== undefined) {
+    throw new InvalidArgument('adaptiveClipping with samplingRate: the update and the count share the client sample, and the accountant has no bound for poisson_sampled(composed(...)) of distributed noise; plan without samplingRate (the unamplified event) or without adaptiveClipping');
+  }
+  const plan = planCore(req, rng, false);
+  return Object.freeze({ ...plan, adaptiveClipping: planAdaptiveClipping(plan, ac) });
+}
+
+/** The count section of an adaptive-clipping plan, on top of a finished update plan. */
+function planAdaptiveClipping(plan: DistributedDpPlan, ac: AdaptiveClippingRequest): AdaptiveClippingPlan {
+  const h = plan.honestMinimum;
+  const logCount = (k: number): number => logCountOverflowBound({ mechanism: plan.mechanism, bits: plan.bits, n: plan.maxClients, countScale: k }, countLocalVariance(ac.countStddev, k, h));
+  let k = ac.countScale ?? defaultCountScale(ac.countStddev, h);
+  // the default scale gives way to the modulus: the largest k <= it meeting the overflow bound (which grows with k)
+  if (ac.countScale === undefined) while (k > 1 && logCount(k) > Math.log(plan.overflow.requested)) k--;
+  const countEvent = clipCountEvent({ mechanism: plan.mechanism, countStddev: ac.countStddev, countScale: k, honestMinimum: h });
+  if (countEvent.type === 'discrete_gaussian' && countEvent.sigma < 0.5) {
+    throw new InfeasibleParameters(`adaptiveClipping: local count sigma ${countEvent.sigma.toPrecision(3)} < 1/2 (Kairouz et al. Thm 1 needs sigma >= 1/2); raise countScale or countStddev`);
+  }
+  const logBound = logCount(k);
+  if (logBound > Math.log(plan.overflow.requested)) {
+    throw new InfeasibleParameters(`adaptiveClipping: the count of ${plan.maxClients} clients at countScale ${k} overflows ${plan.bits}-bit sums with probability above ${plan.overflow.requested}; lower countScale, raise bits or lower maxClients`);
+  }
+  const localNoise = countEvent.type === 'discrete_gaussian' ? Object.freeze({ kind: 'discrete_gaussian' as const, sigma: countEvent.sigma }) : Object.freeze({ kind: 'skellam' as const, mu: countEvent.mu });
+  const updateEvent = plan.event.type === 'poisson_sampled' ? plan.event.event : plan.event;
+  return Object.freeze({
+    encoding: CLIP_COUNT_ENCODING,
+    countStddev: ac.countStddev,
+    countScale: k,
+    layout: Object.freeze({ offset: plan.paddedDim, length: CLIP_COUNT_LENGTH, vectorLength: plan.paddedDim + CLIP_COUNT_LENGTH }),
+    localNoise,
+    targetCentralVariance: (2 * k * ac.countStddev) ** 2,
+    combinedNoiseMultiplier: combinedNoiseMultiplier(plan.noiseMultiplier, ac.countStddev),
+    overflow: Object.freeze({ probabilityBound: Math.exp(logBound) }),
+    countEvent,
+    event: Object.freeze({ type: 'composed' as const, events: Object.freeze([updateEvent, countEvent] as const) }),
+  });
 }
 
 function planCore(req: DistributedDpRequest, rng: RandomSource, probing: boolean): DistributedDpPlan {

@@ -6,7 +6,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { deterministicRandom } from '../../src/crypto/random.js';
 import { logOverflowBound, planDistributedDp, type DistributedDpPlan, type DistributedDpRequest } from '../../src/dp/plan.js';
-import { DEFAULT_DP_FLOOR, planHash, unamplifiedEvent, verifyPlan, type DpFloor, type PlanVerifyContext } from '../../src/dp/plan-verify.js';
+import { DEFAULT_DP_FLOOR, planHash, unamplifiedEvent, unamplifiedRoundEvent, verifyPlan, type DpFloor, type PlanVerifyContext } from '../../src/dp/plan-verify.js';
 import { distributedEvent, roundedL2Bound } from '../../src/dp/distributed-rdp.js';
 import { computeEpsilon } from '../../src/dp/accountant.js';
 import { Packr } from 'msgpackr';
@@ -344,5 +344,183 @@ describe('planHash', () => {
     }
     const sampled = planDistributedDp({ ...request, samplingRate: 0.5 }, deterministicRandom(1));
     expect(planHash(sampled)).not.toEqual(h);
+  });
+});
+
+describe('plans without adaptive clipping are unchanged', () => {
+  test('planHash of plain plans is what it was before adaptive clipping existed (pinned)', () => {
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+    expect(hex(planHash(honest))).toBe('fcb406ad164571fbc13c4a898b691974d1a18f15e306e58da50c612f34be5336');
+    expect(hex(planHash(planDistributedDp({ ...request, mechanism: 'skellam', samplingRate: 0.1 }, deterministicRandom(7))))).toBe('21435797ac58f5bfb3751492cb4e0ec133ec84ce49cd5c85ac2a57b08e40c69b');
+    expect('adaptiveClipping' in honest).toBe(false);
+    expect('adaptiveClipping' in verify(copy(honest))).toBe(false);
+  });
+
+  test('a plain plan with an explicit adaptiveClipping: undefined parses as the plain plan', () => {
+    const v = verify({ ...copy(honest), adaptiveClipping: undefined });
+    expect(planHash(v)).toEqual(planHash(honest));
+  });
+
+  test('ctx.vectorLength, when given, must be paddedDim', () => {
+    expect(() => verify(honest, { ...ctx, vectorLength: honest.paddedDim })).not.toThrow();
+    expectViolation(() => verify(honest, { ...ctx, vectorLength: honest.paddedDim + 1 }), 'dp.vectorLength');
+  });
+});
+
+describe('verifyPlan and adaptive clipping (the count of clients at or below C)', () => {
+  // sigma_b = 1.25 for 20 expected clients (the paper's m / 20 is 1); h = t - g = 8
+  const adaptiveRequest: DistributedDpRequest = { ...request, adaptiveClipping: { countStddev: 1.25 } };
+  const adaptive = planDistributedDp(adaptiveRequest, deterministicRandom(1));
+  const vctx: PlanVerifyContext = { ...ctx, vectorLength: adaptive.paddedDim + 1 };
+  const av = (p: unknown, c: PlanVerifyContext = vctx, floor: DpFloor = DEFAULT_DP_FLOOR) => verifyPlan(p, floor, c);
+  /** The count section of an honest plan with another sigma_b (a self-consistent forgery: every derived field recomputed). */
+  const sectionWith = (countStddev: number, countScale?: number): unknown =>
+    copy(planDistributedDp({ ...request, adaptiveClipping: { countStddev, countScale } }, deterministicRandom(1))).adaptiveClipping;
+
+  for (const mechanism of ['ddg', 'skellam'] as const) {
+    test(`${mechanism}: an honest adaptive plan passes, as a frozen copy with the same hash (also through msgpack)`, () => {
+      const plan = planDistributedDp({ ...adaptiveRequest, mechanism }, deterministicRandom(2));
+      const v = av(copy(plan));
+      expect(v).toEqual(plan);
+      expect(planHash(v)).toEqual(planHash(plan));
+      expect(Object.isFrozen(v.adaptiveClipping) && Object.isFrozen(v.adaptiveClipping!.event.events) && Object.isFrozen(v.adaptiveClipping!.layout)).toBe(true);
+      const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+      expect(planHash(av(packr.unpack(packr.pack(plan))))).toEqual(planHash(plan));
+    });
+  }
+
+  test('the hash binds the count section: dropping it or changing sigma_b changes the hash', () => {
+    const { adaptiveClipping: _dropped, ...stripped } = copy(adaptive);
+    expect(planHash(stripped as unknown as DistributedDpPlan)).toEqual(planHash(planDistributedDp(request, deterministicRandom(1))));
+    expect(planHash(stripped as unknown as DistributedDpPlan)).not.toEqual(planHash(adaptive));
+    expect(planHash(withField(adaptive, 'adaptiveClipping', sectionWith(1.3)) as unknown as DistributedDpPlan)).not.toEqual(planHash(adaptive));
+  });
+
+  test('the client accounts the composed event, unamplified; a sampling wrapper on the update event is not believed', () => {
+    const v = av(copy(adaptive));
+    const e = unamplifiedRoundEvent(v);
+    expect(e).toEqual({ type: 'composed', events: [unamplifiedRoundEvent(planDistributedDp(request, deterministicRandom(1))), v.adaptiveClipping!.countEvent] });
+    expect(computeEpsilon(e, 1e-5).epsilon).toBeGreaterThan(computeEpsilon(v.event, 1e-5).epsilon);
+    expect(() => unamplifiedEvent(v)).toThrow(InvalidArgument);
+    const wrapped = av(withField(adaptive, 'event', { type: 'poisson_sampled', samplingProbability: 1e-6, event: adaptive.event }));
+    expect(unamplifiedRoundEvent(wrapped)).toEqual(e);
+  });
+
+  describe('a malicious coordinator edits the honest plan', () => {
+    test('count noise below the client\'s floor, every field made consistent: refused by dp.minCountStddev', () => {
+      const forged = withField(adaptive, 'adaptiveClipping', sectionWith(0.2));
+      // default floor: minCountStddev = minNoiseMultiplier / 2 = 0.25
+      expectViolation(() => av(forged), 'dp.minCountStddev');
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping', sectionWith(1)), vctx, { ...DEFAULT_DP_FLOOR, minCountStddev: 1.2 }), 'dp.minCountStddev');
+      // it is the floor that refuses it: the same forgery passes a laxer floor (combined z 0.371)
+      expect(() => av(forged, vctx, { ...DEFAULT_DP_FLOOR, minNoiseMultiplier: 0.3, minCountStddev: 0.1 })).not.toThrow();
+    });
+
+    test('the combined noise multiplier (Theorem 1) below the floor\'s z: refused by dp.minNoiseMultiplier', () => {
+      const floor = { ...DEFAULT_DP_FLOOR, minNoiseMultiplier: 0.9 };
+      expect(() => av(adaptive, vctx, floor)).not.toThrow(); // (1 + (2 * 1.25)^-2)^-1/2 = 0.928
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping', sectionWith(1)), vctx, floor), 'dp.minNoiseMultiplier'); // 0.894
+    });
+
+    test('count noise lowered on the wire while the claims stay: dp.adaptiveClipping.localNoise', () => {
+      const sigma = (adaptive.adaptiveClipping!.localNoise as { sigma: number }).sigma;
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.localNoise.sigma', sigma / 100)), 'dp.adaptiveClipping.localNoise');
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.localNoise.sigma', sigma * (1 - 1e-6))), 'dp.adaptiveClipping.localNoise');
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.localNoise', { kind: 'skellam', mu: 1e6 })), 'dp.adaptiveClipping.localNoise');
+    });
+
+    test('sigma_b raised in the claims only (the noise sent stays): the count event and the combined z no longer match', () => {
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.countStddev', 100)), 'dp.adaptiveClipping.combinedNoiseMultiplier');
+      const section = copy(adaptive).adaptiveClipping as Json;
+      const big = sectionWith(100) as Json;
+      // everything the accounting reads claims sigma_b = 100, the clients would add the noise of 1.25
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping', { ...big, localNoise: section.localNoise })), 'dp.adaptiveClipping.localNoise');
+    });
+
+    test('an event that does not include the count, or lies about it: dp.adaptiveClipping.event', () => {
+      const [u, c] = adaptive.adaptiveClipping!.event.events;
+      const cases: [string, unknown][] = [
+        ['the update event alone', u],
+        ['a composition of the update event only', { type: 'composed', events: [u] }],
+        ['the update event twice', { type: 'composed', events: [u, u] }],
+        ['count first', { type: 'composed', events: [c, u] }],
+        ['a count with 10x the noise', { type: 'composed', events: [u, { ...c, sigma: c.type === 'discrete_gaussian' ? c.sigma * 10 : 0 }] }],
+        ['a count with no sensitivity to speak of', { type: 'composed', events: [u, { ...c, l2Sensitivity: 1e-9, l1Sensitivity: 1e-9 }] }],
+        ['a central Gaussian for the count', { type: 'composed', events: [u, { type: 'gaussian', noiseMultiplier: 1000 }] }],
+        ['three events', { type: 'composed', events: [u, c, c] }],
+      ];
+      for (const [, event] of cases) expectViolation(() => av(withField(adaptive, 'adaptiveClipping.event', event)), 'dp.adaptiveClipping.event');
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.countEvent', { ...c, clients: 800 })), 'dp.adaptiveClipping.countEvent');
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.countEvent', u)), 'dp.adaptiveClipping.countEvent');
+    });
+
+    test('the count placed over the update\'s coordinates, or the round length inconsistent', () => {
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.layout.offset', 0)), 'dp.adaptiveClipping.layout');
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.layout.offset', adaptive.paddedDim - 1)), 'dp.adaptiveClipping.layout');
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.layout', { offset: adaptive.paddedDim, length: 2, vectorLength: adaptive.paddedDim + 2 })), 'dp.adaptiveClipping.layout');
+      expectViolation(() => av(adaptive, { ...vctx, vectorLength: adaptive.paddedDim }), 'dp.vectorLength');
+      expectViolation(() => av(adaptive, { ...vctx, paddedDim: adaptive.paddedDim + 1 }), 'dp.paddedDim');
+    });
+
+    test('a false count overflow bound, or a count scale the modulus cannot hold', () => {
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.overflow.probabilityBound', 1e-10)), 'dp.adaptiveClipping.overflow');
+      // k = 2^16 with 20 summands: 20 k > 2^19, the count itself wraps (every derived field consistent)
+      const k = 2 ** 16;
+      const huge = copy(adaptive).adaptiveClipping as Json;
+      const event = { ...(huge.countEvent as Json), l2Sensitivity: k, l1Sensitivity: k, sigma: (2 * k * 1.25) / Math.sqrt(8) };
+      const forged = {
+        ...huge, countScale: k, localNoise: { kind: 'discrete_gaussian', sigma: event.sigma }, targetCentralVariance: (2 * k * 1.25) ** 2, countEvent: event,
+        event: { type: 'composed', events: [(huge.event as { events: unknown[] }).events[0], event] }, overflow: { probabilityBound: 1 },
+      };
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping', forged)), 'dp.adaptiveClipping.overflow');
+    });
+
+    test('a count scale changed alone, or the target variance: refused', () => {
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.countScale', adaptive.adaptiveClipping!.countScale + 1)), 'dp.adaptiveClipping.countEvent');
+      expectViolation(() => av(withField(adaptive, 'adaptiveClipping.targetCentralVariance', 1)), 'dp.adaptiveClipping.targetCentralVariance');
+    });
+
+    test('an honest count with a larger count scale (more integer resolution, same sigma_b) passes', () => {
+      expect(() => av(withField(adaptive, 'adaptiveClipping', sectionWith(1.25, 16)))).not.toThrow();
+    });
+
+    const numericPaths = [
+      'countStddev', 'countScale', 'layout.offset', 'layout.length', 'layout.vectorLength', 'targetCentralVariance', 'combinedNoiseMultiplier',
+      'countEvent.sigma', 'countEvent.clients', 'countEvent.l2Sensitivity', 'countEvent.l1Sensitivity', 'countEvent.dimension',
+      'event.events.1.sigma', 'event.events.1.clients', 'event.events.1.l2Sensitivity', 'event.events.1.dimension',
+      'event.events.0.sigma', 'event.events.0.l2Sensitivity', 'event.events.0.dimension',
+    ].map((p) => `adaptiveClipping.${p}`);
+    for (const path of numericPaths) {
+      for (const dir of [1, -1]) {
+        test(`a tiny change: ${path} ${dir > 0 ? 'up' : 'down'}`, () => {
+          const v = getField(adaptive, path) as number;
+          const changed = Number.isInteger(v) ? v + dir : v * (1 + dir * 1e-6);
+          const e = thrown(() => av(withField(adaptive, path, changed)));
+          expect(e instanceof PolicyViolation || e instanceof InvalidMessage).toBe(true);
+        });
+      }
+    }
+  });
+
+  describe('malformed count sections are InvalidMessage', () => {
+    const cases: [string, unknown][] = [
+      ['adaptiveClipping', 'centred-bit'], ['adaptiveClipping.encoding', 'bit'], ['adaptiveClipping.countScale', 1.5], ['adaptiveClipping.countScale', 0],
+      ['adaptiveClipping.countStddev', -1], ['adaptiveClipping.countStddev', Number.NaN], ['adaptiveClipping.layout', [1, 2]], ['adaptiveClipping.layout.offset', '2048'],
+      ['adaptiveClipping.localNoise.kind', 'laplace'], ['adaptiveClipping.overflow.probabilityBound', 2], ['adaptiveClipping.countEvent.dimension', 0],
+      ['adaptiveClipping.event.events', 'all'], ['adaptiveClipping.event.type', 3], ['adaptiveClipping.event.events.1.clients', 0.5],
+    ];
+    for (const [path, value] of cases) {
+      test(`${path} = ${JSON.stringify(value) ?? String(value)}`, () => expectInvalidMessage(() => av(withField(adaptive, path, value))));
+    }
+    test('missing and unknown fields', () => {
+      const missing = copy(adaptive);
+      delete (missing.adaptiveClipping as Json).countEvent;
+      expectInvalidMessage(() => av(missing));
+      expectInvalidMessage(() => av(withField(adaptive, 'adaptiveClipping.extra', 1)));
+      expectInvalidMessage(() => av(withField(adaptive, 'adaptiveClipping', null)));
+    });
+    test('a bad minCountStddev in the floor is the caller\'s InvalidArgument', () => {
+      for (const m of [0, -1, Number.NaN, Infinity]) expect(thrown(() => av(adaptive, vctx, { ...DEFAULT_DP_FLOOR, minCountStddev: m }))).toBeInstanceOf(InvalidArgument);
+    });
   });
 });
