@@ -227,6 +227,32 @@ describe('the loop against a real coordinator over loopback WebSocket', () => {
     expect(sa).toMatchObject({ roundsCompleted: 1, reconnects: 1, stopped: false });
   }, 60000);
 
+  test('a round the protocol aborts (too few survivors) ends that connection only: the client reconnects and takes part in the next round', async () => {
+    transport = new WebSocketServerTransport({ host: '127.0.0.1', port: 0 });
+    // `rounds` counts completed rounds: the aborted one does not.
+    const coord = await coordinator(transport, { minClients: 3, rounds: 1 });
+    const url = transport.url();
+    const connect = (): Promise<Channel> => nodeConnector(url)();
+    let stalled = 0;
+    // Two members hang before their ShareKeys, then leave: one share holder is left, below t = 2.
+    const hang = (type: string): Promise<void> | undefined => (type === 'ShareKeys' ? (stalled++, new Promise<void>(() => undefined)) : undefined);
+    const a = client(connect);
+    const b = client(connect, { beforeSend: hang });
+    const c = client(connect, { beforeSend: hang });
+    for (let i = 0; i < 3000 && stalled < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(stalled).toBe(2);
+    b.stop();
+    c.stop();
+    await a.welcomed(2);
+    expect(a.reconnects).toEqual([expect.objectContaining({ attempt: 1, code: 'SERVER_ABORTED' })]);
+    expect(a.events).toContainEqual(expect.objectContaining({ type: 'round-start', round: 1 }));
+    const more = [client(connect), client(connect)];
+    const [sa] = await Promise.all([a.done, ...more.map((m) => m.done), b.done, c.done]);
+    await coord.finished;
+    expect(sa).toMatchObject({ roundsJoined: 2, roundsCompleted: 1, sessions: 2, stopped: false, reason: 'all rounds completed' });
+    expect(a.events).toContainEqual(expect.objectContaining({ type: 'round-end', round: 2, ok: true, included: true }));
+  }, 60000);
+
   test('NOT_ENROLLED ends the client at once: one connection, no reconnect', async () => {
     transport = new WebSocketServerTransport({ host: '127.0.0.1', port: 0 });
     await coordinator(transport, { enrolment: { enrolled: new Set() } });
