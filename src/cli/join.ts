@@ -54,6 +54,8 @@ interface JoinOptions {
   printKey?: boolean;
   enrolToken?: string;
   data?: string;
+  app?: string;
+  appArg?: string[];
   ca?: string;
   json?: boolean;
   quiet?: boolean;
@@ -76,6 +78,8 @@ export function register(program: Command): void {
     .option('--keep-waiting', 'on a policy violation, send nothing for that round and wait for the next one (default: exit non-zero)')
     .option('--insecure-dev-policy', 'DEVELOPMENT ONLY: accept semi-honest, uncertified, token-enrolled rosters of 2 and rounds without DP')
     .option('--enrol-token <token>', 'shared enrolment token (registers this identity)')
+    .option('--app <file>', 'client app module (ES module exporting model(), data(), optionally evaluationData() and training): the user\'s tfjs model and local data, checked before connecting; see docs/apps.md')
+    .option('--app-arg <key=value>', 'argument passed to the app module as ctx.args (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--data <file>', 'local data: { xs, labels } JSON for training rounds, or an integer array for vector rounds (default: synthetic)')
     .option('--ca <file>', 'extra CA certificate (PEM) to trust for wss://')
     .option('--no-reconnect', 'end (exit 1) when the connection is lost instead of reconnecting')
@@ -174,9 +178,37 @@ async function join(opts: JoinOptions): Promise<void> {
   };
 
   let train: ((info: RoundInfo) => Promise<Uint32Array>) | undefined;
+  if (opts.app) {
+    if (opts.data) throw new CliExit(2, 'join: --app and --data exclude each other (the app loads its own data)');
+    // The app's model is built and its data checked against it now, before connecting (DataMismatch: exit 2).
+    const { loadClientAppModule } = await import('../fl/app-module.js');
+    const { prepareClientApp } = await import('../fl/client-app.js');
+    const { prepareBackend } = await import('../fl/training.js');
+    log(`tfjs backend ${await prepareBackend()}`);
+    const appArgs: Record<string, string> = {};
+    for (const p of opts.appArg ?? []) {
+      const i = p.indexOf('=');
+      if (i < 1) throw new CliExit(2, `join: --app-arg expects key=value, got ${JSON.stringify(p)}`);
+      appArgs[p.slice(0, i)] = p.slice(i + 1);
+    }
+    let prepared;
+    try {
+      const mod = await loadClientAppModule(opts.app, appArgs);
+      prepared = await prepareClientApp({
+        model: mod.model, data: mod.data, ...(mod.evaluationData ? { evaluationData: mod.evaluationData } : {}), ...(mod.training ? { training: mod.training } : {}),
+        onTrained: (r) => log(`round ${r.round}: trained on ${r.examples} local examples, loss ${r.loss.toFixed(4)}`),
+      });
+    } catch (err) {
+      throw new CliExit(2, `join: --app ${opts.app}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    log(`app ${opts.app}: model ${prepared.signature} (${prepared.dim} parameters), ${prepared.data.n} training examples${prepared.evaluationData ? `, ${prepared.evaluationData.n} held-out` : ''}`);
+    train = (info) => prepared.input(info);
+  }
   const input = async (info: RoundInfo): Promise<Uint32Array> => {
     let v: Uint32Array = new Uint32Array(info.dim);
-    if (info.task.kind === 'train') {
+    if (opts.app && train) {
+      v = await train(info);
+    } else if (info.task.kind === 'train') {
       if (!train) {
         // tfjs is loaded only when a coordinator asks for training.
         const { trainingInput, prepareBackend } = await import('../fl/training.js');

@@ -35,3 +35,10 @@ export type { Protocol, RoundServer, RoundClient, RoundParams } from './protocol
 export { RoundCoordinator, type RoundCoordinatorOptions, type CoordinatorEvent, type CoordinatorStatus, type Enrolment, type RoundRecord } from './round-coordinator.js';
 export { secAggProtocol } from './secagg-protocol.js';
 export type { PrivacyStatus } from './status-page.js';
+export { FederatedServer, type FederatedServerOptions, type RoundReport as ServerRoundReport, type ServerPrivacy, type Selection, type CheckpointState } from './server.js';
+export { createInProcessRun, type InProcessOptions, type InProcessPrivacy, type InProcessRun } from './in-process.js';
+export { prepareClientApp, toLabelledData, modelSignature, DataMismatch, type ClientApp, type ClientAppOptions, type ClientData, type ModelSource, type TrainingOptions } from './client-app.js';
+export { loadClientAppModule, loadServerAppModule, type AppContext, type ClientAppModule, type ServerAppModule } from './app-module.js';
+export { plainSumProtocol } from './plain-protocol.js';
+export { secAggProtocolWith } from './secagg-protocol.js';
+export type { StrategyState } from './strategy.js';

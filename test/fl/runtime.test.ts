@@ -104,3 +104,53 @@ test('bad data is refused when the app is prepared, before any connection', asyn
   tf.dispose([xs, ys]);
   m.dispose();
 });
+
+test('resume: a new server continues from the checkpoint (model hash, strategy state, round numbers) and the ledger stays one verifiable chain', async () => {
+  const dir = tmp();
+  const { PrivacyLedger, generateLedgerKey } = await import('../../src/dp/ledger.js');
+  const { fedAdam } = await import('../../src/fl/strategy.js');
+  const key = generateLedgerKey();
+  const file = join(dir, 'ledger.jsonl');
+  const clients = shards(6, 5);
+  const common = { model: () => buildMlp(6, [], 2, 5), clients, training: { epochs: 1, batchSize: 10, learningRate: 0.3 }, mode: 'semi-honest' as const, colluders: 0 };
+  const ledger1 = await PrivacyLedger.create(file, { secretKey: key.secretKey, delta: 1e-5, epsilonBudget: 100, accountant: 'rdp' });
+  const run1 = await createInProcessRun({ ...common, rounds: 2, strategy: fedAdam(), privacy: { epsilon: 100, delta: 1e-5, clipNorm: 1, noiseMultiplier: 0.8, ledger: ledger1 }, checkpoint: { dir: join(dir, 'ckpt') }, rng: deterministicRandom(1) });
+  const first = (await run1.run()).rounds;
+  await run1.close();
+  await ledger1.close();
+  // The coordinator is gone; a new one resumes.
+  const ledger2 = await PrivacyLedger.open(file, { secretKey: key.secretKey });
+  const run2 = await createInProcessRun({ ...common, rounds: 4, strategy: fedAdam(), privacy: { epsilon: 100, delta: 1e-5, clipNorm: 1, noiseMultiplier: 0.8, ledger: ledger2 }, checkpoint: { dir: join(dir, 'ckpt'), resume: true }, rng: deterministicRandom(2) });
+  const second = (await run2.run()).rounds;
+  expect(run2.server.resumed).toMatchObject({ round: 2, trainingRounds: 2, modelHash: first.at(-1)!.modelHash, strategy: { name: 'fedadam' } });
+  expect(second.map((r) => r.round)).toEqual([3, 4]);
+  await run2.close();
+  await ledger2.close();
+  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; meta?: { modelIn?: string; coordinatorRound?: number } }).filter((l) => l.kind === 'round');
+  expect(lines.map((l) => l.meta!.coordinatorRound)).toEqual([1, 2, 3, 4]);
+  // Round 3 trained from the model round 2 produced (the checkpoint's).
+  expect(lines[2]!.meta!.modelIn).toBe(first.at(-1)!.modelHash);
+  expect(lines[3]!.meta!.modelIn).toBe(second[0]!.modelHash);
+  const report = await verifyLedgerFile(file, { publicKey: key.publicKey });
+  expect(report.valid).toBe(true);
+  expect(report.rounds).toHaveLength(4);
+}, 120000);
+
+test('resume refuses a ledger that lost rounds after the checkpoint was written', async () => {
+  const dir = tmp();
+  const { PrivacyLedger, generateLedgerKey } = await import('../../src/dp/ledger.js');
+  const key = generateLedgerKey();
+  const clients = shards(4, 6);
+  const common = { model: () => buildMlp(6, [], 2, 5), clients, mode: 'semi-honest' as const, colluders: 0 };
+  const ledger1 = await PrivacyLedger.create(join(dir, 'a.jsonl'), { secretKey: key.secretKey, delta: 1e-5, epsilonBudget: 100, accountant: 'rdp' });
+  const run1 = await createInProcessRun({ ...common, rounds: 2, privacy: { epsilon: 100, delta: 1e-5, clipNorm: 1, noiseMultiplier: 0.8, ledger: ledger1 }, checkpoint: { dir: join(dir, 'ckpt') } });
+  await run1.run();
+  await run1.close();
+  await ledger1.close();
+  // A different, empty ledger next to the same checkpoint.
+  const other = await PrivacyLedger.create(join(dir, 'b.jsonl'), { secretKey: generateLedgerKey().secretKey, delta: 1e-5, epsilonBudget: 100, accountant: 'rdp' });
+  const run2 = await createInProcessRun({ ...common, rounds: 3, privacy: { epsilon: 100, delta: 1e-5, clipNorm: 1, noiseMultiplier: 0.8, ledger: other }, checkpoint: { dir: join(dir, 'ckpt'), resume: true } });
+  await expect(run2.run()).rejects.toThrow(/written after ledger line 2, but the ledger has 0/);
+  await run2.close().catch(() => undefined);
+  await other.close();
+}, 120000);
