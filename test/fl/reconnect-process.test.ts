@@ -51,6 +51,11 @@ async function until(what: string, ok: () => boolean, timeoutMs: number): Promis
   }
 }
 
+/** The state letter of a Linux process (/proc/PID/stat): 'T' when stopped. */
+function processState(pid: number): string {
+  return /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?';
+}
+
 async function startServe(args: string[]): Promise<{ serve: Proc; url: string }> {
   const serve = spawnCli(cli, ['serve', '--enrol-token', 'tok', ...BOUND, ...args]);
   const line = await serve.waitLine(/listening on wss?:\/\//, 120000);
@@ -114,13 +119,20 @@ describe('fedveil join stays', () => {
     const dir = runDir('reconnect-sigstop');
     const results = path.join(dir, 'results.jsonl');
     const bits = 16;
-    // Four clients per round: round 2 cannot open before the frozen one is back, so it must be in it.
+    // Four clients per round: round 1 opens only when the fourth joins, after the frozen one is stopped;
+    // round 2 cannot open before the frozen one is back, so it must be in it.
     const { serve, url } = await startServe(['--port', '0', '--min-clients', '4', '--max-clients', '4', '--rounds', '2', '--dim', '16', '--bits', String(bits),
-      '--stage-timeout', '2000', '--results', results]);
-    const joins = [0, 1, 2, 3].map(() => spawnCli(cli, ['join', '--server', url, '--enrol-token', 'tok', '--insecure-dev-policy'], { FEDVEIL_REVEAL_DIR: dir }));
-    const frozen = joins[3]!;
-    await frozen.waitLine(/round 1 started as client/, 120000);
+      '--stage-timeout', '8000', '--results', results]);
+    const start = (): Proc => spawnCli(cli, ['join', '--server', url, '--enrol-token', 'tok', '--insecure-dev-policy'], { FEDVEIL_REVEAL_DIR: dir });
+    const joins = [start(), start(), start()];
+    const frozen = joins[2]!;
+    // Authenticated and ready, then frozen: it is on round 1's roster but cannot answer. Its `ready` leaves in
+    // the same tick as its "authenticated" line; once it sleeps again (state S: back in its event loop) it is out.
+    await Promise.all(joins.map((j) => j.waitLine(/authenticated/, 120000)));
+    await until('the client to be back in its event loop', () => processState(frozen.child.pid!) === 'S', 30000);
     frozen.child.kill('SIGSTOP');
+    await until('the frozen process is stopped', () => processState(frozen.child.pid!) === 'T', 30000);
+    joins.push(start());
     try {
       await until('round 1 completes without the frozen client', () => readResults(results).length >= 1, 120000);
     } finally {
