@@ -302,7 +302,13 @@ function open(connect: () => Promise<Channel>, timeoutMs: number, signal: AbortS
     const onAbort = (): void => settle(() => reject(new ProtocolAborted('stopped while connecting', { code: 'CONNECTION_FAILED' })));
     const timer = setTimeout(() => settle(() => reject(new ProtocolAborted(`no connection to the coordinator within ${timeoutMs} ms`, { code: 'CONNECTION_FAILED' }))), timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
-    connect().then(
+    let opening: Promise<Channel>;
+    try {
+      opening = connect();
+    } catch (err) {
+      opening = Promise.reject(err);
+    }
+    opening.then(
       (ch) => {
         if (settled) ch.close(CloseCode.NORMAL, 'client stopping');
         else settle(() => resolve(ch));

@@ -308,6 +308,14 @@ describe('the loop without a coordinator', () => {
     expect(await a.done).toMatchObject({ stopped: true, reconnects: 1 });
   });
 
+  test('a connector that throws instead of rejecting is handled the same way (here: not a fedveil error, so not retried)', async () => {
+    const a = client(() => {
+      throw new Error('no such host');
+    });
+    expect(((await a.outcome) as Error).message).toBe('no such host');
+    expect(a.reconnects).toEqual([]);
+  });
+
   test('reconnect: false is the old behaviour: the first lost connection rejects', async () => {
     const a = client(() => Promise.reject(new ProtocolAborted('refused', { code: 'CONNECTION_FAILED' })), { reconnect: false });
     expect(((await a.outcome) as ProtocolAborted).code).toBe('CONNECTION_FAILED');
