@@ -405,6 +405,21 @@ describe('the loop against a malicious coordinator (the real wire format over th
     expect((err as Error).message).toMatch(/round 4 is not after round 5/);
   });
 
+  test('an accepted connection resets the backoff: failures count up, a welcome starts again at attempt 1', async () => {
+    const transport = new MemoryTransport();
+    const evil = new EvilCoordinator();
+    await evil.listen(transport);
+    const refuse = (): Promise<Channel> => Promise.reject(new ProtocolAborted('refused', { code: 'CONNECTION_FAILED' }));
+    // Attempts 1, 2 and 4 fail to connect; 3 and 5 are welcomed.
+    const a = client((n) => (n === 3 || n === 5 ? transport.connect() : refuse()));
+    await a.welcomed(1);
+    evil.victims[0]!.channel.close(CloseCode.ABNORMAL, '');
+    await a.welcomed(2);
+    a.stop();
+    expect(await a.done).toMatchObject({ stopped: true, sessions: 2, reconnects: 4 });
+    expect(a.reconnects.map((e) => [e.attempt, e.code])).toEqual([[1, 'CONNECTION_FAILED'], [2, 'CONNECTION_FAILED'], [1, 'CONNECTION_LOST'], [2, 'CONNECTION_FAILED']]);
+  });
+
   test('another wire version is not retried', async () => {
     const transport = new MemoryTransport();
     await transport.listen((ch) => ch.send(encodeMessage({ t: 'hello', v: 99, nonce: randomBytes(32), session: randomBytes(32), name: 'future' })));
