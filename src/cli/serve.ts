@@ -50,6 +50,8 @@ interface ServeOptions {
   checkpoint?: string;
   resume?: boolean;
   federatedEvalEvery?: number;
+  adaptiveClip?: number;
+  countStddev?: number;
   range: number;
   noiseMultiplier?: number;
   clip: number;
@@ -109,6 +111,8 @@ export function register(program: Command): void {
     .option('--sample-rate <q>', 'with --app/--model: Poisson sampling of the ready pool at rate q per round (default: every ready client)', parseProbability)
     .option('--population <n>', 'with --sample-rate: ready clients to wait for before sampling (default --min-clients)', parsePositiveInteger)
     .option('--federated-eval-every <k>', 'with --app/--model: a federated-evaluation round after every k training rounds (clients whose policy allows it send counts, no DP noise)', parsePositiveInteger)
+    .option('--adaptive-clip <quantile>', 'with --noise-multiplier: adaptive clipping (Andrew et al. 2021): the clip norm starts at --clip and follows this quantile of the update norms, from a noised count summed with the updates (not with --sample-rate)', parseProbability)
+    .option('--count-stddev <s>', 'with --adaptive-clip: noise std of the clipped count, in clients (default: --population / 20)', parseNumber)
     .option('--checkpoint <dir>', 'with --app/--model: save the global model (tfjs format) and the strategy state here after every round (default <ledger>.checkpoint with --ledger)')
     .option('--resume', 'continue the model and strategy from the checkpoint (checked against the ledger)')
     .option('--range <r>', 'with --model: per-coordinate update range guard of the integer codec', parseNumber, 4)
@@ -151,6 +155,8 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (opts.ledger && opts.noiseMultiplier === undefined) throw new CliExit(2, 'serve: --ledger needs --noise-multiplier (a ledger records DP rounds)');
   if (opts.mechanism !== 'ddg' && opts.mechanism !== 'skellam') throw new CliExit(2, 'serve: --mechanism must be ddg or skellam');
   if (opts.sampleRate !== undefined && !training) throw new CliExit(2, 'serve: --sample-rate needs --model or --app');
+  if (opts.adaptiveClip !== undefined && opts.noiseMultiplier === undefined) throw new CliExit(2, 'serve: --adaptive-clip needs --noise-multiplier (it tracks the DP clip norm)');
+  if (opts.adaptiveClip !== undefined && opts.sampleRate !== undefined && opts.sampleRate < 1) throw new CliExit(2, 'serve: --adaptive-clip and --sample-rate exclude each other (no sound accounting for the sampled pair of releases)');
   if (opts.resume && !opts.checkpoint && !opts.ledger) throw new CliExit(2, 'serve: --resume needs --checkpoint (or --ledger, whose checkpoint sits next to it)');
   const authorities = (opts.authority ?? []).map((a) => {
     if (!/^[0-9a-fA-F]{64}$/.test(a)) throw new CliExit(2, `serve: --authority expects a 32-byte Ed25519 public key in hex, got ${a.slice(0, 70)}`);
@@ -279,6 +285,7 @@ async function serve(opts: ServeOptions): Promise<void> {
       ...(ledger ? { ledger, firstRound: ledger.rounds + 1 } : {}),
       ...(app.evaluate ? { evaluate: app.evaluate } : {}),
       ...(opts.federatedEvalEvery !== undefined ? { federatedEvaluation: { every: opts.federatedEvalEvery } } : {}),
+      ...(opts.adaptiveClip !== undefined ? { adaptiveClipping: { targetQuantile: opts.adaptiveClip, ...(opts.countStddev !== undefined ? { countStddev: opts.countStddev } : {}) } } : {}),
       ...(checkpointDir ? { checkpoint: { dir: checkpointDir, resume: opts.resume === true } } : {}),
       ...(opts.model ? { spec: opts.model } : {}),
       coordinator: { ...limits, name: 'fedveil' },

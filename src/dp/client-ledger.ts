@@ -63,6 +63,19 @@ export const CLIENT_LEDGER_SIG_DOMAIN = 'fedveil/v1/client-ledger-line\n';
 export const CLIENT_LEDGER_HEAD_DOMAIN = 'fedveil/v1/client-ledger-head\n';
 export const CLIENT_LEDGER_GENESIS = 'fedveil/v1/client-ledger-genesis\n';
 
+/**
+ * A round that released several noised statistics computed from the same
+ * data (an update and an adaptive-clipping count): their RDP adds (Mironov
+ * 2017, Prop. 1). Only distributed-noise parts, never sampled ones.
+ */
+export interface ComposedParticipationEvent {
+  readonly type: 'composed';
+  readonly events: readonly DistributedNoiseEvent[];
+}
+
+/** What one participation recorded: one distributed-noise event, or a composition of them. */
+export type ParticipationEvent = DistributedNoiseEvent | ComposedParticipationEvent;
+
 /** One recorded participation. */
 export interface ClientLedgerEntry {
   readonly seq: number;
@@ -72,7 +85,7 @@ export interface ClientLedgerEntry {
   /** Lower-case hex of the round tag. */
   readonly roundTag: string;
   /** The unamplified per-round event. */
-  readonly event: DistributedNoiseEvent;
+  readonly event: ParticipationEvent;
   readonly time: string;
 }
 
@@ -94,7 +107,7 @@ export interface ClientLedgerOptions {
 /** A participation the client is asked to make. */
 export interface ParticipationRequest {
   /** The verified plan's event; a poisson_sampled wrapper is removed (no amplification is claimed). */
-  event: DistributedNoiseEvent | PoissonSampledDistributedEvent;
+  event: DistributedNoiseEvent | PoissonSampledDistributedEvent | ComposedParticipationEvent;
   /** The round's tag (bytes or hex): never recorded twice. */
   roundTag: Uint8Array | string;
   /** The coordinator's session / public key (bytes or hex). */
@@ -142,6 +155,22 @@ function hexId(name: string, v: Uint8Array | string): string {
 }
 
 /** The unamplified event as a plain, frozen object with exactly its fields. */
+/** A participation's event: plainEvent, or a composition of plain events (no sampling inside). */
+function participationEvent(name: string, e: unknown): ParticipationEvent {
+  if (typeof e === 'object' && e !== null && (e as { type?: unknown }).type === 'composed') {
+    const parts = (e as { events?: unknown }).events;
+    if (!Array.isArray(parts) || parts.length < 1 || parts.length > 8) throw new InvalidArgument(`${name}.events: expected 1 to 8 events`);
+    return Object.freeze({
+      type: 'composed' as const,
+      events: Object.freeze(parts.map((x, i) => {
+        if (typeof x === 'object' && x !== null && (x as { type?: unknown }).type === 'poisson_sampled') throw new InvalidArgument(`${name}.events[${i}]: a sampled event cannot be part of a recorded composition`);
+        return plainEvent(`${name}.events[${i}]`, x);
+      })),
+    });
+  }
+  return plainEvent(name, e);
+}
+
 function plainEvent(name: string, e: unknown): DistributedNoiseEvent {
   let inner = e;
   if (typeof e === 'object' && e !== null && (e as { type?: unknown }).type === 'poisson_sampled') inner = (e as { event?: unknown }).event;
@@ -295,9 +324,9 @@ export class ClientPrivacyLedger {
     if (!isUint(o.round, 0) || !isHexId(o.coordinator) || !isHexId(o.roundTag) || !isIsoTime(o.time) || o.time < this.#lastTime) {
       throw new LedgerIntegrityError('bad round, coordinator, roundTag or time', lineNo);
     }
-    let event: DistributedNoiseEvent;
+    let event: ParticipationEvent;
     try {
-      event = plainEvent('event', o.event);
+      event = participationEvent('event', o.event);
     } catch (err) {
       throw new LedgerIntegrityError('bad event', lineNo, { cause: err });
     }
@@ -307,8 +336,14 @@ export class ClientPrivacyLedger {
     this.#apply({ seq: lineNo, round: o.round, coordinator: o.coordinator, roundTag: o.roundTag, event, time: o.time }, this.#rdpOf(event), lineHash(utf8.encode(text as string)));
   }
 
-  #rdpOf(event: DistributedNoiseEvent): Float64Array {
-    return Float64Array.from(distributedRdp(event, Array.from(this.#orders)));
+  #rdpOf(event: ParticipationEvent): Float64Array {
+    if (event.type !== 'composed') return Float64Array.from(distributedRdp(event, Array.from(this.#orders)));
+    const sum = new Float64Array(this.#orders.length);
+    for (const part of event.events) {
+      const r = distributedRdp(part, Array.from(this.#orders));
+      for (let k = 0; k < sum.length; k++) sum[k]! += r[k]!;
+    }
+    return sum;
   }
 
   #apply(entry: ClientLedgerEntry, rdp: Float64Array, hash: string): void {
@@ -355,7 +390,7 @@ export class ClientPrivacyLedger {
     return { epsilon: this.#epsilonOf(this.#rdp), delta: this.#budget.delta, participations: this.#entries.length, accountant: 'rdp' };
   }
 
-  #checkNormalized(event: DistributedNoiseEvent, roundTag: string, coordinator: string, round: number): { check: ParticipationCheck; rdp: Float64Array } {
+  #checkNormalized(event: ParticipationEvent, roundTag: string, coordinator: string, round: number): { check: ParticipationCheck; rdp: Float64Array } {
     const replay = this.#replayProblem(roundTag, coordinator, round);
     if (replay !== undefined) throw new PolicyViolation('replay', replay);
     const participations = this.#entries.length + 1;
@@ -373,10 +408,10 @@ export class ClientPrivacyLedger {
     return { check: { epsilon, budget, remaining: budget - epsilon, participations }, rdp };
   }
 
-  #normalize(req: ParticipationRequest): { event: DistributedNoiseEvent; roundTag: string; coordinator: string; round: number } {
+  #normalize(req: ParticipationRequest): { event: ParticipationEvent; roundTag: string; coordinator: string; round: number } {
     if (typeof req !== 'object' || req === null) throw new InvalidArgument('expected { event, roundTag, coordinator, round }');
     if (!isUint(req.round, 0)) throw new InvalidArgument(`round: expected an integer >= 0, got ${String(req.round)}`);
-    return { event: plainEvent('event', req.event), roundTag: hexId('roundTag', req.roundTag), coordinator: hexId('coordinator', req.coordinator), round: req.round };
+    return { event: participationEvent('event', req.event), roundTag: hexId('roundTag', req.roundTag), coordinator: hexId('coordinator', req.coordinator), round: req.round };
   }
 
   /**

@@ -78,6 +78,12 @@ export interface LedgerRoundParams {
   readonly scale?: number;
   /** Population size N (sampled_without_replacement). */
   readonly populationSize?: number;
+  /**
+   * Adaptive clipping: the integer scale k of the clipped-count coordinate
+   * (its sensitivity in integer units). The round's event is then
+   * composed([update event, count event]).
+   */
+  readonly countScale?: number;
   readonly [extra: string]: JsonValue | undefined;
 }
 

@@ -310,7 +310,23 @@ export function roundParamProblems(params: Record<string, unknown>, event: Recor
   }
   // An unwrapped event with q < 1 claims no amplification: conservative, not a violation.
   const want = MECHANISM_EVENT[p.mechanism as string];
-  for (const leaf of leaves(inner)) {
+  let updateEvent = inner;
+  if (p.countScale !== undefined) {
+    // Adaptive clipping: composed([update, clipped count]); the count is one coordinate of sensitivity k = countScale.
+    const parts = inner.type === 'composed' ? (inner.events as Array<Record<string, unknown>> | undefined) : undefined;
+    if (!isPosInt(p.countScale) || !parts || parts.length !== 2) {
+      mismatch(`params.countScale ${String(p.countScale)} needs a positive integer and an event composed of the update and the clipped count`);
+      return out;
+    }
+    updateEvent = parts[0]!;
+    const count = parts[1]!;
+    const honest = (p.minClients as number) - ((p.colluders ?? 0) as number);
+    if (count.type !== want) mismatch(`count event ${String(count.type)} does not match mechanism ${String(p.mechanism)}`);
+    if (count.dimension !== 1) mismatch(`count event dimension ${String(count.dimension)} is not 1`);
+    if (typeof count.l2Sensitivity !== 'number' || count.l2Sensitivity < (p.countScale as number) * (1 - REL)) mismatch(`count event l2Sensitivity ${String(count.l2Sensitivity)} is below countScale ${String(p.countScale)}`);
+    if (typeof count.clients !== 'number' || count.clients > honest) mismatch(`count event clients ${String(count.clients)} exceeds the honest minimum ${honest} (I6)`);
+  }
+  for (const leaf of leaves(updateEvent)) {
     if (leaf.type === 'poisson_sampled' || leaf.type === 'sampled_without_replacement') continue;
     if (leaf.type !== want) {
       mismatch(`event ${String(leaf.type)} does not match mechanism ${String(p.mechanism)}`);

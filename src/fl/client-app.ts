@@ -216,7 +216,7 @@ export async function prepareClientApp(opts: ClientAppOptions): Promise<ClientAp
       return Uint32Array.from([Math.min(correct, examples), examples]);
     }
     const plan: DistributedDpPlan | undefined = info.checked.plan;
-    const want = plan ? plan.paddedDim : dim;
+    const want = plan ? (plan.adaptiveClipping ? plan.adaptiveClipping.layout.vectorLength : plan.paddedDim) : dim;
     if (want !== info.dim || (plan && plan.dim !== dim)) throw new InvalidArgument(`client app: the model has ${dim} parameters, the round sums ${info.dim}`);
     const codec = plan ? dpCodec(plan) : trainingCodec(info.dim, info.n, info.bits, task.range);
     const { input: encoded, update } = await client.participate(global, codec);

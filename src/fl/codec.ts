@@ -20,6 +20,7 @@ import { systemRandom, type RandomSource } from '../crypto/random.js';
 import { aint, apositive } from '../util/assert.js';
 import { InfeasibleParameters } from '../errors.js';
 import { decodeAggregate, privatizeUpdate } from '../dp/pipeline.js';
+import { privatizeUpdateWithClipCount } from '../dp/adaptive-clip.js';
 import type { DistributedDpPlan } from '../dp/plan.js';
 
 export interface RoundCodec {
@@ -70,11 +71,12 @@ export function plainIntegerCodec(opts: { dim: number; maxClients: number; bits?
 export function dpCodec(plan: DistributedDpPlan): RoundCodec {
   return Object.freeze({
     bits: plan.bits,
-    length: plan.paddedDim,
-    encode: (delta: Float32Array, rng?: RandomSource) => privatizeUpdate(delta, plan, rng),
+    // With adaptive clipping the clipped-count coordinates follow the update's (dp/adaptive-clip.ts).
+    length: plan.adaptiveClipping ? plan.adaptiveClipping.layout.vectorLength : plan.paddedDim,
+    encode: (delta: Float32Array, rng?: RandomSource) => (plan.adaptiveClipping ? privatizeUpdateWithClipCount(delta, plan, rng) : privatizeUpdate(delta, plan, rng)),
     decode: (sum: Uint32Array, summands: number) => {
       // decodeAggregate takes an integer count; the fixed denominator may be fractional.
-      const total = decodeAggregate(sum, plan, 1);
+      const total = decodeAggregate(plan.adaptiveClipping ? sum.subarray(0, plan.paddedDim) : sum, plan, 1);
       const out = new Float64Array(total.length);
       for (let i = 0; i < out.length; i++) out[i] = total[i]! / summands;
       return out;

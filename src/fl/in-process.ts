@@ -65,6 +65,9 @@ export interface InProcessOptions {
   evaluate?: FederatedServerOptions['evaluate'];
   federatedEvaluation?: FederatedServerOptions['federatedEvaluation'];
   checkpoint?: FederatedServerOptions['checkpoint'];
+  adaptiveClipping?: FederatedServerOptions['adaptiveClipping'];
+  /** Give every client its own (in-memory) privacy ledger, checked and written as in deployment (default false). */
+  clientLedgers?: boolean;
   /** Rosters up to this size use the full graph (default: above the largest expected roster). */
   fullGraphUpTo?: number;
   rng?: RandomSource;
@@ -73,6 +76,8 @@ export interface InProcessOptions {
 
 export interface InProcessRun {
   readonly server: FederatedServer;
+  /** The clients' own privacy ledgers (with `clientLedgers`), index = client. */
+  readonly clientLedgers: ReadonlyArray<import('../dp/client-ledger.js').ClientPrivacyLedger>;
   readonly ledger?: PrivacyLedger;
   /** The noise multiplier in use (null when non-private). */
   readonly noiseMultiplier: number | null;
@@ -117,10 +122,16 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
     const { calibrateNoiseMultiplier } = await import('../dp/calibrate.js');
     const { selfComposedEvent } = await import('../dp/events.js');
     const m = Math.max(2, Math.round(q * N));
-    const event = (z: number) => planDistributedDp({
-      clipNorm: p.clipNorm, noiseMultiplier: z, expectedClients: m, maxClients: m, minClients: Math.max(2, Math.ceil(m * (1 - dropoutTolerance))), colluders,
-      dim, bits: p.bits ?? 20, mechanism: p.mechanism ?? 'ddg', ...(q < 1 ? { samplingRate: q } : {}), rotationSeed: new Uint8Array(32),
-    }, rng).event;
+    const countStddev = o.adaptiveClipping ? o.adaptiveClipping.countStddev ?? m / 20 : undefined;
+    const event = (z: number) => {
+      const plan = planDistributedDp({
+        clipNorm: p.clipNorm, noiseMultiplier: z, expectedClients: m, maxClients: m, minClients: Math.max(2, Math.ceil(m * (1 - dropoutTolerance))), colluders,
+        dim, bits: p.bits ?? 20, mechanism: p.mechanism ?? 'ddg', ...(q < 1 ? { samplingRate: q } : {}), rotationSeed: new Uint8Array(32),
+        ...(countStddev !== undefined ? { adaptiveClipping: { countStddev } } : {}),
+      }, rng);
+      // With adaptive clipping a round releases the update and the count: calibrate on both.
+      return plan.adaptiveClipping ? plan.adaptiveClipping.event : plan.event;
+    };
     if (p.noiseMultiplier !== undefined) noiseMultiplier = p.noiseMultiplier;
     else {
       const cal = calibrateNoiseMultiplier({
@@ -171,6 +182,11 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
     }));
   }
 
+  const clientLedgers: Array<import('../dp/client-ledger.js').ClientPrivacyLedger | undefined> = [];
+  if (o.clientLedgers) {
+    const { ClientPrivacyLedger, memoryClientLedgerStore } = await import('../dp/client-ledger.js');
+    for (const { id } of identities) clientLedgers.push(await ClientPrivacyLedger.open(memoryClientLedgerStore(), { signingKey: id.secretKey, budget: { epsilon: policy.budget.epsilon, delta: policy.budget.delta } }));
+  }
   const transport = new MemoryTransport();
   const server = new FederatedServer({
     transport, protocol, enrolment: { enrolled: new Set() }, model: serverModel, rounds: o.rounds,
@@ -179,7 +195,7 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
     dropout: dropoutTolerance, mode, colluders, ...(ledger ? { ledger } : {}), rng,
     ...(o.strategy ? { strategy: o.strategy } : {}), ...(o.evaluate ? { evaluate: o.evaluate } : {}),
     ...(o.federatedEvaluation ? { federatedEvaluation: o.federatedEvaluation } : {}), ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
-    ...(o.onRound ? { onRound: o.onRound } : {}),
+    ...(o.onRound ? { onRound: o.onRound } : {}), ...(o.adaptiveClipping ? { adaptiveClipping: o.adaptiveClipping } : {}),
     coordinator: { authorities: [authority.publicKey], readyWaitMs: 0, readyTimeoutMs: 0, stageTimeoutMs: 600000, authTimeoutMs: 600000, framesPerRound: 16, name: 'fedveil in-process' },
   });
 
@@ -194,6 +210,7 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
         const ch = channel;
         await runParticipant({
           channel: ch, identity: id, certificate: cert, policy, protocol, input: apps[i]!.input, agent: 'fedveil in-process',
+          ...(clientLedgers[i] ? { ledger: clientLedgers[i] } : {}),
           onEvent: (ev) => {
             if (ev.type === 'round-start') dropAt = dropout > 0 && randomUnit(rng) < dropout ? STAGES[randomBelow(STAGES.length, rng)] : undefined;
           },
@@ -214,7 +231,7 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
 
   let clientsDone: Promise<unknown> | undefined;
   return Object.freeze({
-    server, ...(ledger ? { ledger } : {}), noiseMultiplier, predictedEpsilon,
+    server, ...(ledger ? { ledger } : {}), noiseMultiplier, predictedEpsilon, clientLedgers: clientLedgers.filter((l): l is NonNullable<typeof l> => l !== undefined),
     async run() {
       await server.start();
       clientsDone = Promise.allSettled(o.clients.map((_c, i) => participate(i)));

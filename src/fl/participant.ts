@@ -22,7 +22,7 @@ import { channelBinding, hex, signAuth, signEnvelope, type Identity } from '../t
 import { decodeServerMessage, encodeMessage, WIRE_VERSION, type RoundTask, type ServerMessage } from '../transport/wire.js';
 import { makeClientPolicy, type ClientPolicy } from './policy.js';
 import { checkRound, type CheckedRound } from './round-check.js';
-import { unamplifiedEvent } from '../dp/plan-verify.js';
+import { unamplifiedRoundEvent } from '../dp/plan-verify.js';
 import type { ClientPrivacyLedger } from '../dp/client-ledger.js';
 
 /** What the input callback learns about the round it must provide a vector for. */
@@ -179,7 +179,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
             const lastRound = lastRounds.get(hex(coordinatorSession)) ?? -1;
             if (msg.round <= lastRound) throw new PolicyViolation('replay', `round ${msg.round} is not after round ${lastRound} of this coordinator session`);
             if (opts.ledger && checked.plan) {
-              opts.ledger.check({ event: unamplifiedEvent(checked.plan), roundTag: checked.roundTag, coordinator: coordinatorSession, round: msg.round });
+              opts.ledger.check({ event: unamplifiedRoundEvent(checked.plan), roundTag: checked.roundTag, coordinator: coordinatorSession, round: msg.round });
             }
             seenTags.add(tagHex);
             lastRounds.set(hex(coordinatorSession), msg.round);
@@ -206,7 +206,7 @@ export function runParticipant(opts: ParticipantOptions): Promise<ParticipantSum
           const masking = out.some((o) => frameType(o.frame) === 'MaskedInput');
           if (opts.ledger && roundChecked?.plan && masking) {
             // No masked input leaves before its privacy cost is durably recorded.
-            const rec = await opts.ledger.record({ event: unamplifiedEvent(roundChecked.plan), roundTag: roundChecked.roundTag, coordinator: coordinatorSession!, round: msg.round });
+            const rec = await opts.ledger.record({ event: unamplifiedRoundEvent(roundChecked.plan), roundTag: roundChecked.roundTag, coordinator: coordinatorSession!, round: msg.round });
             opts.onEvent?.({ type: 'privacy-spent', round: msg.round, epsilon: rec.epsilon, delta: opts.ledger.privacySpent().delta, participations: rec.participations, budget: rec.budget });
           }
           await sendFrames(msg.round, out);

@@ -167,7 +167,7 @@ export function checkRound(policy: ClientPolicy, a: AnnouncedRound, ctx: { ident
   } else if (a.plan !== undefined) {
     const modelDim = a.model ? a.model.length / 4 : a.dim;
     // I6: the noise must be calibrated to the honest minimum of the decodable sums.
-    plan = verifyPlan(a.plan, policy.dp, { threshold: decodable, colluders: policy.colluders, dim: modelDim, paddedDim: a.dim, bits: a.bits, maxClients: a.n });
+    plan = verifyPlan(a.plan, policy.dp, { threshold: decodable, colluders: policy.colluders, dim: modelDim, vectorLength: a.dim, bits: a.bits, maxClients: a.n });
   } else if (policy.dp.required) {
     throw new PolicyViolation('dp.required', 'the round carries no DP plan and the policy requires one');
   }

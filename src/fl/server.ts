@@ -105,6 +105,13 @@ export interface FederatedServerOptions {
   federatedEvaluation?: { every: number; maxExamples?: number };
   /** Checkpoint directory (written after every completed round), and whether to resume from it. */
   checkpoint?: { dir: string; resume?: boolean };
+  /**
+   * Adaptive clipping (Andrew et al. 2021; dp/adaptive-clip.ts): the clip
+   * norm follows the target quantile of the clients' update norms, from a
+   * noised count summed with the updates; the ledger accounts for both.
+   * Starts at privacy.clipNorm. Not with Poisson selection.
+   */
+  adaptiveClipping?: { targetQuantile?: number; learningRate?: number; countStddev?: number; minClipNorm?: number; maxClipNorm?: number };
   /** Built-in model spec to announce (clients without an app of their own build it). */
   spec?: string;
   /** Everything else the round coordinator takes (limits, deadlines, authorities, name). */
@@ -147,6 +154,10 @@ export interface RoundReport {
   readonly againstCoordinator: CoordinatorEpsilon | null;
   /** SHA-256 (hex) of the global model after the round. */
   readonly modelHash: string;
+  /** The clip norm of this round's plan (private training rounds). */
+  readonly clipNorm?: number;
+  /** Adaptive clipping: the noised fraction of the summed clients whose update norm was <= clipNorm. */
+  readonly clippedFraction?: number;
   readonly seconds: number;
 }
 
@@ -164,6 +175,8 @@ interface RoundState {
   bits: number;
   dim: number;
   counted?: boolean;
+  clipNorm?: number;
+  clippedFraction?: number;
   federated?: { federatedAccuracy: number; examples: number };
 }
 
@@ -178,6 +191,8 @@ export interface CheckpointState {
   readonly ledgerRounds: number;
   readonly strategy: StrategyState;
   readonly signature: string;
+  /** Adaptive clipping's tracker state (dp/adaptive-clip.ts), when it is on. */
+  readonly clip?: unknown;
 }
 
 function weightsHash(w: Float32Array): string {
@@ -216,6 +231,8 @@ export class FederatedServer {
       if (!opts.ledger) throw new InvalidArgument('FederatedServer: a private run needs a ledger (no sum is released without its recorded cost)');
     }
     if (opts.federatedEvaluation) aint('federatedEvaluation.every', opts.federatedEvaluation.every, 1);
+    if (opts.adaptiveClipping && !opts.privacy) throw new InvalidArgument('FederatedServer: adaptiveClipping needs privacy (it tracks the DP clip norm)');
+    if (opts.adaptiveClipping && opts.selection?.kind === 'poisson') throw new InvalidArgument('FederatedServer: adaptiveClipping with Poisson selection has no sound accounting here (the sampled composition of the update and the count); use all-ready selection');
     this.opts = opts;
     this.model = opts.model;
     this.strategy = opts.strategy ?? fedAvg();
@@ -273,11 +290,26 @@ export class FederatedServer {
     };
     this.planHashImpl = this.opts.privacy ? (await import('../dp/plan-verify.js')).planHash : undefined;
     this.planImpl = this.opts.privacy ? (await import('../dp/plan.js')).planDistributedDp : undefined;
+    this.roundEventImpl = this.opts.privacy ? (await import('../dp/plan-verify.js')).roundEvent : undefined;
+    if (this.opts.adaptiveClipping) {
+      this.clipImpl = await import('../dp/adaptive-clip.js');
+      const a = this.opts.adaptiveClipping;
+      const restored = this.resumedFrom?.clip;
+      this.clip = restored !== undefined ? this.clipImpl.parseClipTrackerState(restored) : this.clipImpl.createClipTracker({
+        clipNorm: this.opts.privacy!.clipNorm, expectedClients: this.opts.population ?? minClients,
+        ...(a.targetQuantile !== undefined ? { targetQuantile: a.targetQuantile } : {}), ...(a.learningRate !== undefined ? { learningRate: a.learningRate } : {}),
+        ...(a.countStddev !== undefined ? { countStddev: a.countStddev } : {}), ...(a.minClipNorm !== undefined ? { minClipNorm: a.minClipNorm } : {}),
+        ...(a.maxClipNorm !== undefined ? { maxClipNorm: a.maxClipNorm } : {}),
+      });
+    }
     this.coordinator = new RoundCoordinator(coordinatorOpts);
     await this.coordinator.start();
   }
 
   private planHashImpl: ((plan: DistributedDpPlan) => Uint8Array) | undefined;
+  private clipImpl: typeof import('../dp/adaptive-clip.js') | undefined;
+  private roundEventImpl: typeof import('../dp/plan-verify.js').roundEvent | undefined;
+  private clip: import('../dp/adaptive-clip.js').ClipTrackerState | undefined;
   private planImpl: typeof import('../dp/plan.js').planDistributedDp | undefined;
 
   private planHashOf(plan: Record<string, unknown>): Uint8Array {
@@ -319,16 +351,18 @@ export class FederatedServer {
     if (p) {
       const q = this.opts.selection?.kind === 'poisson' ? this.opts.selection.rate : 1;
       // I6: calibrated to the honest minimum the clients check (minSurvivors - g on the full graph, t - g on SecAgg+).
-      const plan = this.planImpl!({
+      const request = {
         clipNorm: p.clipNorm, noiseMultiplier: p.noiseMultiplier, expectedClients: n, maxClients: n,
         minClients: params.graph === 'full' ? params.minSurvivors : params.threshold, colluders: this.colluders,
         dim: this.global.length, bits: p.bits ?? 20, mechanism: p.mechanism ?? 'ddg', rotationSeed: randomBytes(32, this.rng),
         ...(q < 1 ? { samplingRate: q } : {}),
-      }, this.rng);
+      } as const;
+      const plan = this.planImpl!(this.clip ? this.clipImpl!.adaptiveRoundRequest(request, this.clip) : request, this.rng);
       // Budget guard: refuse the round before any client is asked for data (BudgetExceeded ends the run).
-      this.opts.ledger!.checkBudget(plan.event);
-      this.rounds.set(round, { ...base, kind: 'train', plan, range: 0, bits: plan.bits, dim: plan.paddedDim });
-      return { task: { kind: 'train', model: this.signature, global, range: 1, dp: plan as unknown as Record<string, unknown>, ...spec }, dim: plan.paddedDim, bits: plan.bits };
+      this.opts.ledger!.checkBudget(this.roundEventImpl!(plan));
+      const dim = plan.adaptiveClipping ? plan.adaptiveClipping.layout.vectorLength : plan.paddedDim;
+      this.rounds.set(round, { ...base, kind: 'train', plan, range: 0, bits: plan.bits, dim });
+      return { task: { kind: 'train', model: this.signature, global, range: 1, dp: plan as unknown as Record<string, unknown>, ...spec }, dim, bits: plan.bits };
     }
     const bits = this.opts.nonPrivate?.bits ?? 24;
     const range = this.opts.nonPrivate?.range ?? 4;
@@ -350,11 +384,12 @@ export class FederatedServer {
       pool: st.pool,
     };
     const appended = await this.opts.ledger.appendRound({
-      event: plan.event,
+      event: this.roundEventImpl!(plan),
       params: {
         mechanism: plan.mechanism, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, samplingRate: q,
         expectedClients: plan.expectedClients, minClients: plan.minClients, colluders: plan.colluders, survivors: info.survivors,
         dimension: plan.dim, paddedDimension: plan.paddedDim, bits: plan.bits, scale: plan.scale,
+        ...(plan.adaptiveClipping ? { countScale: plan.adaptiveClipping.countScale } : {}),
       },
       meta,
       participants: info.participants,
@@ -382,6 +417,13 @@ export class FederatedServer {
     this.attempts++;
     this.sinceEvaluation++;
     st.counted = true;
+    if (st.plan) st.clipNorm = st.plan.clipNorm;
+    if (this.clip && st.plan?.adaptiveClipping) {
+      // The noised clipped fraction moves C for the next round (post-processing of the released count).
+      const est = this.clipImpl!.decodeClipCount(record.sum, st.plan, record.survivors.length, record.survivors.length);
+      st.clippedFraction = est.belowFraction;
+      this.clip = this.clipImpl!.updateClipTracker(this.clip, est.belowFraction);
+    }
     const acc = this.opts.evaluate ? await this.opts.evaluate(this.model, record.round) : undefined;
     this.lastAccuracy = typeof acc === 'number' ? acc : NaN;
     await this.saveCheckpoint();
@@ -410,6 +452,7 @@ export class FederatedServer {
         round: record.round, kind, sampled: record.n, pool: st?.pool ?? 0, survived: record.ok ? record.survivors.length : 0, threshold: record.threshold,
         degree: st?.degree ?? 0, graph: st?.graph ?? 'none', aborted: !record.ok, ...(record.ok ? {} : { reason: record.reason }),
         accuracy: kind === 'train' && record.ok ? this.lastAccuracy : NaN, ...(st?.federated ?? {}), seconds: record.durationMs / 1000,
+        ...(st?.clipNorm !== undefined ? { clipNorm: st.clipNorm } : {}), ...(st?.clippedFraction !== undefined ? { clippedFraction: st.clippedFraction } : {}),
       });
       this.afterRound();
     } else if (ev.type === 'finished') {
@@ -450,6 +493,7 @@ export class FederatedServer {
     const state: CheckpointState = {
       version: 1, round: this.lastRound, trainingRounds: this.trainingRounds, attempts: this.attempts, modelHash: weightsHash(this.global),
       ledgerRounds: this.opts.ledger?.rounds ?? 0, strategy: this.strategy.state(), signature: this.signature,
+      ...(this.clip ? { clip: this.clip } : {}),
     };
     await writeDirectoryAtomically(dir, { ...files, 'state.json': JSON.stringify(state) });
   }

@@ -121,7 +121,7 @@ export function trainingInput(opts: { data?: LabelledData; examples?: number; ep
     // The plan the client verified against its policy (never the raw task.dp).
     const plan: DistributedDpPlan | undefined = info.checked.plan;
     // With DP the round sums the rotated, padded vector (length paddedDim).
-    const want = plan ? plan.paddedDim : modelDimension(spec);
+    const want = plan ? (plan.adaptiveClipping ? plan.adaptiveClipping.layout.vectorLength : plan.paddedDim) : modelDimension(spec);
     if (want !== info.dim || (plan && plan.dim !== modelDimension(spec))) throw new InvalidArgument(`model ${task.spec ?? task.model} has ${modelDimension(spec)} parameters, the round sums ${info.dim}`);
     if (!trainer || trainerSpec !== (task.spec ?? task.model)) {
       trainer?.dispose();

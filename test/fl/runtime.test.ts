@@ -154,3 +154,40 @@ test('resume refuses a ledger that lost rounds after the checkpoint was written'
   await run2.close().catch(() => undefined);
   await other.close();
 }, 120000);
+
+test('adaptive clipping: the clip norm follows the noised clipped fraction; server and client ledgers account the update and the count together', async () => {
+  const dir = tmp();
+  const clients = shards(8, 9);
+  const run = await createInProcessRun({
+    model: () => buildMlp(6, [], 2, 5), clients, rounds: 4, training: { epochs: 1, batchSize: 10, learningRate: 0.3 }, rng: deterministicRandom(9),
+    privacy: { epsilon: 500, delta: 1e-5, clipNorm: 100, noiseMultiplier: 0.8, ledger: join(dir, 'ledger.jsonl') },
+    adaptiveClipping: { targetQuantile: 0.5, learningRate: 0.2, countStddev: 0.5 }, clientLedgers: true,
+  });
+  const { rounds } = await run.run();
+  expect(rounds.map((r) => r.aborted)).toEqual([false, false, false, false]);
+  // Every update norm is far below C = 100: the fraction is about 1, so C shrinks by about exp(-0.2 * 0.5) per round.
+  for (const r of rounds) expect(r.clippedFraction!).toBeGreaterThan(0.5);
+  const cs = rounds.map((r) => r.clipNorm!);
+  expect(cs[0]).toBe(100);
+  for (let i = 1; i < cs.length; i++) {
+    expect(cs[i]!).toBeLessThan(cs[i - 1]!);
+    expect(cs[i]! / cs[i - 1]!).toBeGreaterThanOrEqual(Math.exp(-0.2) - 1e-12);
+  }
+  const lines = readFileSync(join(dir, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; event?: { type: string; events?: unknown[] }; params?: { clipNorm: number } })
+    .filter((l) => l.kind === 'round');
+  expect(lines.map((l) => l.event!.type)).toEqual(['composed', 'composed', 'composed', 'composed']);
+  expect(lines.map((l) => l.params!.clipNorm)).toEqual(cs);
+  // The auditor's verifier accepts the composed lines, and refuses one whose count claims more noise contributors than guaranteed.
+  const { roundParamProblems } = await import('../../src/dp/ledger-verify.js');
+  const line = JSON.parse(readFileSync(join(dir, 'ledger.jsonl'), 'utf8').trim().split('\n').find((l) => l.includes('"kind":"round"'))!) as { params: Record<string, unknown>; event: { events: Array<Record<string, unknown>> } };
+  expect(roundParamProblems(line.params, line.event as unknown as Record<string, unknown>)).toEqual([]);
+  const forged = { ...line.event, events: [line.event.events[0], { ...line.event.events[1], clients: 1000 }] };
+  expect(roundParamProblems(line.params, forged as unknown as Record<string, unknown>).map((p) => p.message)).toEqual([expect.stringMatching(/count event clients 1000 exceeds the honest minimum/)]);
+  // Each client recorded the composed event of every round it took part in; its epsilon exceeds the update's alone.
+  for (const l of run.clientLedgers) {
+    expect(l.entries.map((e) => e.event.type)).toEqual(['composed', 'composed', 'composed', 'composed']);
+    expect(l.privacySpent().epsilon).toBeGreaterThan(0);
+  }
+  await run.close();
+  expect((await verifyLedgerFile(join(dir, 'ledger.jsonl'))).valid).toBe(true);
+}, 120000);
