@@ -20,12 +20,13 @@
  * (a policy violation, a rejection of this identity).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ed25519KeyPair } from '../crypto/signatures.js';
+import { ed25519KeyPair, ed25519PublicKey } from '../crypto/signatures.js';
 import { hex } from '../transport/session.js';
 import type { ParticipantEvent, RoundInfo } from '../fl/participant.js';
 import { runReconnectingParticipant, type BackoffOptions, type ReconnectEvent, type ReconnectSummary } from '../fl/reconnect.js';
 import { secAggProtocol } from '../fl/secagg-protocol.js';
 import { trainingInput } from '../fl/training.js';
+import { prepareClientApp, type ClientAppOptions } from '../fl/client-app.js';
 import { webSocketConnector, type WebSocketLike } from '../transport/ws-client.js';
 import { fillRandomUint32 } from '../crypto/random.js';
 import { clientMaskBackend, clientMaskStats } from '../secagg/client.js';
@@ -34,6 +35,10 @@ import { ClientPrivacyLedger, memoryClientLedgerStore } from '../dp/client-ledge
 import { indexedDbClientLedgerStore } from '../dp/client-ledger-idb.js';
 
 export { insecureDevelopmentPolicy, makeClientPolicy };
+/** The tfjs namespace the bundle runs with: build a page's model with it (one tfjs instance per page). */
+export { tf };
+/** An identity's public key from its secret key (for pages that keep their identity). */
+export { ed25519PublicKey };
 
 function isPolicy(p: ClientPolicyInput | ClientPolicy | undefined): p is ClientPolicy {
   return p !== undefined && Object.isFrozen(p) && Array.isArray((p as ClientPolicy).revocations);
@@ -54,10 +59,17 @@ export interface BrowserClientOptions {
   identity?: { secretKey: Uint8Array; publicKey: Uint8Array };
   /** Its enrolment certificate (encoded, 153 bytes). */
   certificate?: Uint8Array;
-  /** IndexedDB database of this client's own privacy ledger (default 'fedveil-privacy-ledger'; in memory without IndexedDB). */
+  /** IndexedDB database of this client's own privacy ledger (default 'fedveil-privacy-ledger/' + the first 16 hex digits of its public key: one ledger per identity, so tabs of one origin with different identities never share one; in memory without IndexedDB). */
   ledgerName?: string;
   /** Local training examples per tab (default 64). */
   examples?: number;
+  /**
+   * The page's own app: its tfjs model (build it with the exported `tf`) and
+   * its local data, checked against the model before connecting (a
+   * DataMismatch rejects then). Without it the tab trains the coordinator's
+   * built-in model on synthetic data.
+   */
+  app?: Omit<ClientAppOptions, 'rng' | 'exclusive' | 'disposeModel'>;
   onLog?: (line: string) => void;
   onEvent?: (event: ParticipantEvent) => void;
   /** Test hook: sees each round's plain input vector (never sent anywhere). */
@@ -81,16 +93,20 @@ export async function runBrowserClient(opts: BrowserClientOptions): Promise<Reco
   await tf.ready();
   const identity = opts.identity ?? ed25519KeyPair();
   const policy = isPolicy(opts.policy) ? opts.policy : makeClientPolicy(opts.policy ?? {});
-  const store = typeof indexedDB !== 'undefined' ? indexedDbClientLedgerStore(opts.ledgerName ?? 'fedveil-privacy-ledger') : memoryClientLedgerStore();
+  const store = typeof indexedDB !== 'undefined' ? indexedDbClientLedgerStore(opts.ledgerName ?? `fedveil-privacy-ledger/${hex(identity.publicKey).slice(0, 16)}`) : memoryClientLedgerStore();
   const ledger = await ClientPrivacyLedger.open(store, { signingKey: identity.secretKey, budget: { epsilon: policy.budget.epsilon, delta: policy.budget.delta }, maxParticipations: policy.budget.maxParticipations });
   const id = hex(identity.publicKey);
   const log = (line: string): void => opts.onLog?.(line);
   // The mask PRG runs on WebCrypto AES-CTR here (async; no node:crypto in a browser).
   log(`identity ${id.slice(0, 16)}..., tfjs backend ${tf.getBackend()}, mask PRG ${clientMaskBackend()}`);
-  const train = trainingInput({ examples: opts.examples ?? 64, onTrained: (r) => log(`round ${r.round}: trained on ${r.examples} local examples, loss ${r.loss.toFixed(4)}`) });
+  const onTrained = (r: { round: number; examples: number; loss: number }): void => log(`round ${r.round}: trained on ${r.examples} local examples, loss ${r.loss.toFixed(4)}`);
+  const app = opts.app ? await prepareClientApp({ ...opts.app, onTrained }) : undefined;
+  if (app) log(`app model ${app.signature} (${app.dim} parameters), ${app.data.n} local examples${app.evaluationData ? `, ${app.evaluationData.n} held-out` : ''}`);
+  const train = trainingInput({ examples: opts.examples ?? 64, onTrained });
   const input = async (info: RoundInfo): Promise<Uint32Array> => {
     let v: Uint32Array;
-    if (info.task.kind === 'train') v = await train(info);
+    if (app && info.task.kind !== 'vector') v = await app.input(info);
+    else if (info.task.kind === 'train') v = await train(info);
     else {
       v = new Uint32Array(info.dim);
       fillRandomUint32(v);
