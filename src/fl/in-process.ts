@@ -48,7 +48,7 @@ export interface InProcessPrivacy {
 
 export interface InProcessOptions {
   /** Builds the model (called twice: the server's and the clients' shared instance). */
-  model: () => tf.LayersModel;
+  model: () => tf.LayersModel | Promise<tf.LayersModel>;
   clients: ReadonlyArray<{ data: ClientData; evaluationData?: ClientData }>;
   training?: TrainingOptions;
   rounds: number;
@@ -72,6 +72,10 @@ export interface InProcessOptions {
   fullGraphUpTo?: number;
   rng?: RandomSource;
   onRound?: (r: RoundReport) => void;
+  /** Each completed training round's record (the modular sum and its survivors). */
+  onRecord?: FederatedServerOptions['onRecord'];
+  /** Test hook: each client's integer input of each round (it never leaves the client otherwise). */
+  onInput?: (client: number, round: number, identity: string, input: Uint32Array) => void;
 }
 
 export interface InProcessRun {
@@ -108,8 +112,8 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
   const fullGraphUpTo = o.fullGraphUpTo ?? Math.max(64, rosterBound(N, q));
   // The survivors the SecAgg round and the noise are sized for.
   const dropoutTolerance = Math.min(0.3, Math.max(2 * dropout, 0.05));
-  const serverModel = o.model();
-  const shared = o.model();
+  const serverModel = await o.model();
+  const shared = await o.model();
   const dim = serverModel.countParams();
 
   let ledger: PrivacyLedger | undefined;
@@ -195,7 +199,7 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
     dropout: dropoutTolerance, mode, colluders, ...(ledger ? { ledger } : {}), rng,
     ...(o.strategy ? { strategy: o.strategy } : {}), ...(o.evaluate ? { evaluate: o.evaluate } : {}),
     ...(o.federatedEvaluation ? { federatedEvaluation: o.federatedEvaluation } : {}), ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
-    ...(o.onRound ? { onRound: o.onRound } : {}), ...(o.adaptiveClipping ? { adaptiveClipping: o.adaptiveClipping } : {}),
+    ...(o.onRound ? { onRound: o.onRound } : {}), ...(o.onRecord ? { onRecord: o.onRecord } : {}), ...(o.adaptiveClipping ? { adaptiveClipping: o.adaptiveClipping } : {}),
     coordinator: { authorities: [authority.publicKey], readyWaitMs: 0, readyTimeoutMs: 0, stageTimeoutMs: 600000, authTimeoutMs: 600000, framesPerRound: 16, name: 'fedveil in-process' },
   });
 
@@ -209,7 +213,12 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
         channel = await transport.connect();
         const ch = channel;
         await runParticipant({
-          channel: ch, identity: id, certificate: cert, policy, protocol, input: apps[i]!.input, agent: 'fedveil in-process',
+          channel: ch, identity: id, certificate: cert, policy, protocol, agent: 'fedveil in-process',
+          input: async (info) => {
+            const v = await apps[i]!.input(info);
+            o.onInput?.(i, info.round, hex(id.publicKey), v);
+            return v;
+          },
           ...(clientLedgers[i] ? { ledger: clientLedgers[i] } : {}),
           onEvent: (ev) => {
             if (ev.type === 'round-start') dropAt = dropout > 0 && randomUnit(rng) < dropout ? STAGES[randomBelow(STAGES.length, rng)] : undefined;
