@@ -159,6 +159,12 @@ export interface RoundReport {
   /** Adaptive clipping: the noised fraction of the summed clients whose update norm was <= clipNorm. */
   readonly clippedFraction?: number;
   readonly seconds: number;
+  /** In-process runs: bytes through the channels during the round (both directions, all clients). */
+  readonly bytes?: number;
+  /** In-process runs: local training time of the round's clients, summed. */
+  readonly trainSeconds?: number;
+  /** In-process runs: mean local training loss of the round's clients. */
+  readonly meanLoss?: number;
 }
 
 interface RoundState {
