@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../../src/fl/backend.js';
@@ -49,6 +49,10 @@ test('private rounds (Poisson selection, Skellam, injected dropouts) improve acc
   expect(run.ledger!.rounds).toBeGreaterThanOrEqual(done.length);
   await run.close();
   expect(tf.memory().numTensors).toBe(tensors);
+  // Each line records how its clients were chosen and from how many ready ones (what the amplified epsilon assumes).
+  const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; meta?: { selection: string; pool: number } }).filter((l) => l.kind === 'round');
+  expect(lines.length).toBeGreaterThan(0);
+  for (const l of lines) expect(l.meta).toMatchObject({ selection: 'poisson-from-ready-pool q=0.5', pool: 40 });
   const report = await verifyLedgerFile(path);
   expect(report.issues).toEqual([]);
   expect(report.valid).toBe(true);
