@@ -56,6 +56,9 @@ test('non-private rounds over SecAgg improve accuracy; federated evaluation equa
   }
   expect(ev[0]!.examples).toBe(examples);
   expect(ev[0]!.federatedAccuracy).toBeCloseTo(correct / examples, 12);
+  // Every client holds out the same number of examples: the plain average of the local accuracies.
+  const locals = clients.map((c) => evaluateAccuracy(run.server.model, c.evaluationData));
+  expect(ev[0]!.federatedAccuracy).toBeCloseTo(locals.reduce((a, b) => a + b, 0) / locals.length, 12);
   expect(reports).toHaveLength(5);
   await run.close();
 }, 120000);
