@@ -32,9 +32,8 @@ import { selectBackend, describeBackend } from '../src/fl/backend.js';
 import { loadMnist, subset } from '../src/fl/mnist.js';
 import { build2nn, trainLocal } from '../src/fl/train.js';
 import { deterministicRandom } from '../src/crypto/random.js';
-import { setupSimulation, type SimulationParams } from '../src/fl/simulation.js';
-import { simulationLayers } from '../src/fl/layers.js';
-import type { RoundReport } from '../src/fl/coordinator.js';
+import { runSimulation, setupSimulation, type SimulationParams } from '../src/fl/simulation.js';
+import type { RoundReport } from '../src/fl/server.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -87,7 +86,6 @@ interface RunSummary {
   backend: string;
   dim: number;
   noiseMultiplier: number | null;
-  minClients: number;
   roundsRun: number;
   roundsToTarget: number | null;
   finalAccuracy: number;
@@ -101,14 +99,13 @@ interface RunSummary {
   loadAverage: { start: number; end: number };
   meanClientsPerRound: number;
   medianTrainSeconds: number;
+  /** Round time outside local training: encoding, noise, the protocol with its checks, decoding. */
   medianPrivacySeconds: number;
-  medianEncodeSeconds: number;
-  medianAggregateSeconds: number;
   privacyOverTrain: number;
   medianBytesPerRound: number;
   aborted: number;
   stoppedBy?: string;
-  rows: Array<Pick<RoundReport, 'round' | 'sampled' | 'survived' | 'accuracy' | 'epsilon' | 'guarantee' | 'bytes' | 'seconds' | 'trainSeconds' | 'privacySeconds' | 'encodeSeconds' | 'aggregateSeconds'> & { coordinator: CoordinatorColumns | null }>;
+  rows: Array<Pick<RoundReport, 'round' | 'sampled' | 'survived' | 'accuracy' | 'epsilon' | 'guarantee' | 'seconds'> & { bytes: number; trainSeconds: number; privacySeconds: number; coordinator: CoordinatorColumns | null }>;
 }
 
 /** The per-round figures against the coordinator (epsilon and participations of the worst-case and median client). */
@@ -126,34 +123,26 @@ function fmtCoordinator(c: CoordinatorColumns | null): string {
 
 async function simulate(params: Partial<SimulationParams>, target?: number): Promise<RunSummary> {
   const ledger = params.privacy === false ? undefined : join(tmpdir(), `fedveil-bench-${process.pid}-${Date.now()}.jsonl`);
-  const setup = await setupSimulation({ ...params, ...(ledger ? { ledger } : {}) }, simulationLayers());
+  const setup = await setupSimulation({ ...params, ...(ledger ? { ledger } : {}) });
   if (ledger) log(`ledger: ${ledger}`);
   const rows: RunSummary['rows'] = [];
   const w0 = performance.now();
   const load0 = loadavg()[0]!;
   let roundsToTarget: number | null = null;
-  let stoppedBy: string | undefined;
-  log(`# ${JSON.stringify(params)} backend=${describeBackend(setup.backend)} dim=${setup.dim} z=${setup.noiseMultiplier} t=${setup.minClients}`);
+  log(`# ${JSON.stringify(params)} backend=${describeBackend(setup.backend)} dim=${setup.dim} z=${setup.noiseMultiplier}`);
+  let result;
   try {
-    for (let r = 1; r <= setup.params.rounds; r++) {
-      let rep: RoundReport;
-      try {
-        rep = await setup.coordinator.runRound();
-      } catch (err) {
-        if ((err as { code?: string }).code === 'BUDGET_EXCEEDED') {
-          stoppedBy = (err as Error).message;
-          break;
-        }
-        throw err;
-      }
+    result = await runSimulation(setup, (rep) => {
       const coordinator = coordinatorColumns(rep.againstCoordinator);
-      rows.push({ round: rep.round, sampled: rep.sampled, survived: rep.survived, accuracy: rep.accuracy, epsilon: rep.epsilon, guarantee: rep.guarantee, coordinator, bytes: rep.bytes, seconds: rep.seconds, trainSeconds: rep.trainSeconds, privacySeconds: rep.privacySeconds, encodeSeconds: rep.encodeSeconds, aggregateSeconds: rep.aggregateSeconds });
-      log(`round ${rep.round} sampled ${rep.sampled} survived ${rep.survived}${rep.aborted ? ' ABORTED' : ''} acc ${rep.accuracy.toFixed(4)} eps models* ${rep.epsilon.toFixed(3)}${fmtCoordinator(coordinator)} bytes ${rep.bytes} s ${rep.seconds.toFixed(1)} (train ${rep.trainSeconds.toFixed(1)}, privacy ${rep.privacySeconds.toFixed(2)} = encode ${rep.encodeSeconds.toFixed(2)} + aggregate ${rep.aggregateSeconds.toFixed(2)})`);
+      const trainSeconds = rep.trainSeconds ?? 0;
+      const privacySeconds = Math.max(0, rep.seconds - trainSeconds);
+      rows.push({ round: rep.round, sampled: rep.sampled, survived: rep.survived, accuracy: rep.accuracy, epsilon: rep.epsilon, guarantee: rep.guarantee, coordinator, bytes: rep.bytes ?? 0, seconds: rep.seconds, trainSeconds, privacySeconds });
+      log(`round ${rep.round} sampled ${rep.sampled} survived ${rep.survived}${rep.aborted ? ' ABORTED' : ''} acc ${rep.accuracy.toFixed(4)} eps models* ${rep.epsilon.toFixed(3)}${fmtCoordinator(coordinator)} bytes ${rep.bytes ?? 0} s ${rep.seconds.toFixed(1)} (train ${trainSeconds.toFixed(1)}, privacy layer ${privacySeconds.toFixed(2)})`);
       if (target !== undefined && roundsToTarget === null && rep.accuracy >= target) {
         roundsToTarget = rep.round;
-        break;
+        void setup.run.server.stop('target accuracy reached');
       }
-    }
+    });
   } finally {
     await setup.close();
   }
@@ -163,14 +152,13 @@ async function simulate(params: Partial<SimulationParams>, target?: number): Pro
   const train = median(done.map((r) => r.trainSeconds));
   const priv = median(done.map((r) => r.privacySeconds));
   return {
-    params, backend: describeBackend(setup.backend), dim: setup.dim, noiseMultiplier: setup.noiseMultiplier, minClients: setup.minClients,
+    params, backend: describeBackend(setup.backend), dim: setup.dim, noiseMultiplier: setup.noiseMultiplier,
     roundsRun: rows.length, roundsToTarget, finalAccuracy: accs.at(-1) ?? NaN, bestAccuracy: Math.max(...accs),
-    epsilon: rows.at(-1)?.epsilon ?? 0, guarantee: setup.coordinator.epsilonGuarantee, againstCoordinator: setup.coordinator.againstCoordinator,
+    epsilon: rows.at(-1)?.epsilon ?? 0, guarantee: result.final.guarantee, againstCoordinator: result.final.againstCoordinator,
     wallSeconds, loadAverage: { start: load0, end: loadavg()[0]! }, meanClientsPerRound: done.reduce((a, r) => a + r.survived, 0) / Math.max(1, done.length),
-    medianTrainSeconds: train, medianPrivacySeconds: priv,
-    medianEncodeSeconds: median(done.map((r) => r.encodeSeconds)), medianAggregateSeconds: median(done.map((r) => r.aggregateSeconds)), privacyOverTrain: priv / train,
+    medianTrainSeconds: train, medianPrivacySeconds: priv, privacyOverTrain: priv / train,
     medianBytesPerRound: median(done.map((r) => r.bytes)), aborted: rows.length - done.length,
-    ...(stoppedBy ? { stoppedBy } : {}), rows,
+    ...(result.stoppedBy ? { stoppedBy: result.stoppedBy } : {}), rows,
   };
 }
 

@@ -3,7 +3,7 @@
 // deployment, over the in-memory transport. Ten MNIST clients, distributed
 // DP calibrated to a target epsilon, secure aggregation, a signed ledger.
 //
-//   node examples/in-process.mjs [--clients 10] [--rounds 3] [--examples 2000] [--epsilon 8 | --noise-multiplier z] [--hidden 32] [--sample-rate 1]
+//   node examples/in-process.mjs [--clients 10] [--rounds 3] [--examples 2000] [--epsilon 8 | --noise-multiplier z] [--hidden 32] [--layers 1] [--sample-rate 1]
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,7 @@ const examples = opt('--examples', 2000);
 const epsilon = opt('--epsilon', 8);
 const z = opt('--noise-multiplier', undefined);
 const hidden = opt('--hidden', 32);
+const layers = opt('--layers', 1);
 const q = opt('--sample-rate', 1);
 
 await selectBackend('auto');
@@ -27,7 +28,7 @@ const per = Math.floor(train.n / clients);
 const shards = Array.from({ length: clients }, (_v, i) => ({ data: subset(train, Array.from({ length: per }, (_w, j) => i * per + j)) }));
 const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'fedveil-in-process-')), 'ledger.jsonl');
 const run = await createInProcessRun({
-  model: () => buildModel(tf, hidden, 1),
+  model: () => buildModel(tf, hidden, layers),
   sampleRate: q,
   clients: shards,
   rounds,

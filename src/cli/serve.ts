@@ -303,6 +303,7 @@ async function serve(opts: ServeOptions): Promise<void> {
       },
     });
     await server.start();
+    if (!opts.resume && checkpointDir && existsSync(path.join(checkpointDir, 'state.json'))) log(`warning: checkpoint ${checkpointDir} exists; starting from a fresh model and overwriting it after the first round (pass --resume to continue it)`);
     if (server.resumed) log(`resumed from checkpoint ${checkpointDir} after round ${server.resumed.round} (model ${server.resumed.modelHash.slice(0, 16)}...)`);
     statusOf = () => server.status();
     finished = server.run();

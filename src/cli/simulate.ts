@@ -53,7 +53,6 @@ function fmtEpsilon(e: number | null): string {
 
 async function action(o: SimulateCliOptions): Promise<void> {
   const { setupSimulation, runSimulation } = await import('../fl/simulation.js');
-  const { simulationLayers } = await import('../fl/layers.js');
   const { describeBackend } = await import('../fl/backend.js');
   if (!o.privacy && o.ledger !== undefined) throw new CliExit(2, '--ledger needs privacy: a --no-privacy run spends no budget and writes no ledger');
   if (o.ledger !== undefined && existsSync(o.ledger)) throw new CliExit(2, `--ledger ${o.ledger} exists: simulate writes a new ledger and never overwrites or continues one; give a new file name`, 'LEDGER_EXISTS');
@@ -73,13 +72,13 @@ async function action(o: SimulateCliOptions): Promise<void> {
     if (!o.json) process.stdout.write(s + '\n');
   };
   const t0 = performance.now();
-  const setup = await setupSimulation(params, simulationLayers());
+  const setup = await setupSimulation(params);
   const epc = setup.examplesPerClient;
   say(`fedveil simulate: ${o.clients} clients (${o.split} split, ${epc.min}-${epc.max} examples each), q=${o.sampleRate} (~${Math.round(o.clients * o.sampleRate)} per round), ${o.rounds} rounds, model ${o.model} (${setup.dim} parameters), backend ${describeBackend(setup.backend)}`);
   if (o.privacy) {
-    say(`privacy: user-level (${o.epsilon}, ${o.delta})-DP target, ${o.mechanism} noise multiplier z=${setup.noiseMultiplier?.toFixed(4)}, clip ${o.clipNorm}, t=${setup.minClients} guaranteed summands, ${o.bits}-bit secure aggregation${o.aggregation === 'plain-sum' ? ' (SIMULATED in the clear: --aggregation plain-sum)' : ''}; ledger ${ledger}`);
+    say(`privacy: user-level (${o.epsilon}, ${o.delta})-DP target, ${o.mechanism} noise multiplier z=${setup.noiseMultiplier?.toFixed(4)}, clip ${o.clipNorm}, noise calibrated each round to the roster's honest minimum (minSurvivors - 1 colluder), ${o.bits}-bit secure aggregation (active mode, certified in-process clients)${o.aggregation === 'plain-sum' ? ' (SIMULATED in the clear: --aggregation plain-sum)' : ''}; ledger ${ledger}`);
   } else {
-    say(`privacy: OFF (--no-privacy): secure aggregation with 32-bit integer encoding, no clipping, no noise, no ledger`);
+    say(`privacy: OFF (--no-privacy): secure aggregation with 24-bit integer encoding, no clipping, no noise, no ledger`);
   }
   if (o.privacy) {
     say(`eps models*: epsilon against observers of the released models, amplified by the sampling at q=${o.sampleRate}, valid only if sampling was done as recorded`);
@@ -104,7 +103,7 @@ async function action(o: SimulateCliOptions): Promise<void> {
       bar?.increment(1, { acc, eps, epsc: epsMax });
       if (!o.json) {
         bar?.stop();
-        say(`${String(r.round).padStart(5)}  ${String(r.sampled).padStart(7)}  ${String(r.survived).padStart(8)}  ${acc.padStart(8)}  ${eps.padStart(11)}  ${epsMax.padStart(17)}  ${epsMedian.padStart(20)}  ${fmtBytes(r.bytes).padStart(10)}  ${r.seconds.toFixed(1).padStart(7)}${r.aborted ? `  aborted: ${r.reason ?? ''}` : ''}`);
+        say(`${String(r.round).padStart(5)}  ${String(r.sampled).padStart(7)}  ${String(r.survived).padStart(8)}  ${acc.padStart(8)}  ${eps.padStart(11)}  ${epsMax.padStart(17)}  ${epsMedian.padStart(20)}  ${fmtBytes(r.bytes ?? 0).padStart(10)}  ${r.seconds.toFixed(1).padStart(7)}${r.aborted ? `  aborted: ${r.reason ?? ''}` : ''}`);
         bar?.start(o.rounds, r.round, { acc, eps, epsc: epsMax });
       }
     });
@@ -114,11 +113,12 @@ async function action(o: SimulateCliOptions): Promise<void> {
   }
   const seconds = (performance.now() - t0) / 1000;
   const done = result.rounds.filter((r) => !r.aborted);
-  const train = done.reduce((a, r) => a + r.trainSeconds, 0);
-  const priv = done.reduce((a, r) => a + r.privacySeconds, 0);
+  const train = done.reduce((a, r) => a + (r.trainSeconds ?? 0), 0);
+  // Everything in a round but local training: encoding, noise, the protocol and its checks, decoding.
+  const priv = done.reduce((a, r) => a + Math.max(0, r.seconds - (r.trainSeconds ?? 0)), 0);
   if (o.json) {
     printJson({
-      parameters: { ...params, backend: describeBackend(setup.backend), dimension: setup.dim, noiseMultiplier: setup.noiseMultiplier, minClients: setup.minClients, examplesPerClient: epc },
+      parameters: { ...params, backend: describeBackend(setup.backend), dimension: setup.dim, noiseMultiplier: setup.noiseMultiplier, examplesPerClient: epc },
       rounds: result.rounds,
       final: result.final,
       ...(result.stoppedBy ? { stoppedBy: result.stoppedBy } : {}),

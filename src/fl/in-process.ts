@@ -27,6 +27,7 @@ import type { DistributedMechanism } from '../dp/plan.js';
 import type { PrivacyLedger } from '../dp/ledger.js';
 import { makeClientPolicy } from './policy.js';
 import { runParticipant } from './participant.js';
+import { classifyEnding } from './reconnect.js';
 import { prepareClientApp, type ClientApp, type ClientData, type TrainingOptions } from './client-app.js';
 import { FederatedServer, type FederatedServerOptions, type RoundReport } from './server.js';
 import { secAggProtocolWith } from './secagg-protocol.js';
@@ -87,7 +88,8 @@ export interface InProcessRun {
   readonly noiseMultiplier: number | null;
   /** The epsilon the calibration predicts after all rounds (NaN when z was given). */
   readonly predictedEpsilon: number;
-  run(): Promise<{ rounds: RoundReport[]; stoppedBy?: string }>;
+  /** Drive the run to the end; `onRound` sees each report as it happens (with bytes and training time). */
+  run(onRound?: (r: RoundReport) => void): Promise<{ rounds: RoundReport[]; stoppedBy?: string }>;
   close(): Promise<void>;
 }
 
@@ -178,13 +180,35 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
     lock = next.catch(() => undefined);
     return next;
   };
+  // Per round: local training time and loss of the clients (the round report carries them).
+  const trained = new Map<number, { ms: number; loss: number; clients: number }>();
+  const onTrained = (r: { round: number; loss: number; trainMs: number }): void => {
+    const t = trained.get(r.round) ?? { ms: 0, loss: 0, clients: 0 };
+    t.ms += r.trainMs;
+    t.loss += r.loss;
+    t.clients++;
+    trained.set(r.round, t);
+  };
   const apps: ClientApp[] = [];
   for (const c of o.clients) {
     apps.push(await prepareClientApp({
       model: () => shared, data: c.data, ...(c.evaluationData !== undefined ? { evaluationData: c.evaluationData } : {}),
-      ...(o.training ? { training: o.training } : {}), rng, exclusive, disposeModel: false,
+      ...(o.training ? { training: o.training } : {}), rng, exclusive, disposeModel: false, onTrained,
     }));
   }
+  const reports: RoundReport[] = [];
+  let extra: ((r: RoundReport) => void) | undefined;
+  let bytesBefore = 0;
+  const onRound = (r: RoundReport): void => {
+    const t = trained.get(r.round);
+    trained.delete(r.round);
+    const bytes = transport.bytes - bytesBefore;
+    bytesBefore = transport.bytes;
+    const full: RoundReport = Object.freeze({ ...r, bytes, trainSeconds: t ? t.ms / 1000 : 0, meanLoss: t && t.clients > 0 ? t.loss / t.clients : NaN });
+    reports.push(full);
+    o.onRound?.(full);
+    extra?.(full);
+  };
 
   const clientLedgers: Array<import('../dp/client-ledger.js').ClientPrivacyLedger | undefined> = [];
   if (o.clientLedgers) {
@@ -194,18 +218,20 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
   const transport = new MemoryTransport();
   const server = new FederatedServer({
     transport, protocol, enrolment: { enrolled: new Set() }, model: serverModel, rounds: o.rounds,
-    selection: q < 1 ? { kind: 'poisson', rate: q } : { kind: 'all-ready' }, population: N, minClients: 2, maxClients: Math.max(2, fullGraphUpTo),
+    selection: q < 1 ? { kind: 'poisson', rate: q } : { kind: 'all-ready' }, population: N, minClients: 2, maxClients: Math.max(2, rosterBound(N, q)),
     privacy: p ? { noiseMultiplier: noiseMultiplier!, clipNorm: p.clipNorm, ...(p.mechanism ? { mechanism: p.mechanism } : {}), ...(p.bits ? { bits: p.bits } : {}) } : null,
     dropout: dropoutTolerance, mode, colluders, ...(ledger ? { ledger } : {}), rng,
     ...(o.strategy ? { strategy: o.strategy } : {}), ...(o.evaluate ? { evaluate: o.evaluate } : {}),
     ...(o.federatedEvaluation ? { federatedEvaluation: o.federatedEvaluation } : {}), ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
-    ...(o.onRound ? { onRound: o.onRound } : {}), ...(o.onRecord ? { onRecord: o.onRecord } : {}), ...(o.adaptiveClipping ? { adaptiveClipping: o.adaptiveClipping } : {}),
+    onRound, ...(o.onRecord ? { onRecord: o.onRecord } : {}), ...(o.adaptiveClipping ? { adaptiveClipping: o.adaptiveClipping } : {}),
     coordinator: { authorities: [authority.publicKey], readyWaitMs: 0, readyTimeoutMs: 0, stageTimeoutMs: 600000, authTimeoutMs: 600000, framesPerRound: 16, name: 'fedveil in-process' },
   });
 
   const STAGES = ['AdvertiseKeys', 'ShareKeys', 'MaskedInput', 'UnmaskingResponse'];
   const participate = async (i: number): Promise<void> => {
     const { id, cert } = identities[i]!;
+    // The replay guard survives reconnects, as in a deployed client.
+    const lastRounds = new Map<string, number>();
     for (;;) {
       let dropAt: string | undefined;
       let channel: Awaited<ReturnType<typeof transport.connect>> | undefined;
@@ -213,7 +239,7 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
         channel = await transport.connect();
         const ch = channel;
         await runParticipant({
-          channel: ch, identity: id, certificate: cert, policy, protocol, agent: 'fedveil in-process',
+          channel: ch, identity: id, certificate: cert, policy, protocol, agent: 'fedveil in-process', lastRounds,
           input: async (info) => {
             const v = await apps[i]!.input(info);
             o.onInput?.(i, info.round, hex(id.publicKey), v);
@@ -232,8 +258,11 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
         });
         return;
       } catch (err) {
+        // An injected dropout, or an ending a deployed client retries (an aborted round, a lost
+        // connection; reconnect.ts): reconnect at once. A policy violation or a fatal rejection ends it.
         const dropped = err instanceof Dropped || (err instanceof ProtocolAborted && (err.cause instanceof Dropped || err.code === 'CONNECTION_LOST') && dropAt !== undefined);
-        if (!dropped) throw err;
+        if (!dropped && !classifyEnding(err).retry) throw err;
+        if (server.status()?.state === 'finished' || server.status()?.state === 'stopped') return;
       }
     }
   };
@@ -241,12 +270,15 @@ export async function createInProcessRun(o: InProcessOptions): Promise<InProcess
   let clientsDone: Promise<unknown> | undefined;
   return Object.freeze({
     server, ...(ledger ? { ledger } : {}), noiseMultiplier, predictedEpsilon, clientLedgers: clientLedgers.filter((l): l is NonNullable<typeof l> => l !== undefined),
-    async run() {
+    async run(each?: (r: RoundReport) => void) {
+      extra = each;
       await server.start();
       clientsDone = Promise.allSettled(o.clients.map((_c, i) => participate(i)));
       const out = await server.run();
+      // Clients that were between connections when the run ended never heard its bye: close the transport.
+      await server.stop('run complete');
       await clientsDone;
-      return out;
+      return { rounds: [...reports], ...(out.stoppedBy !== undefined ? { stoppedBy: out.stoppedBy } : {}) };
     },
     async close(): Promise<void> {
       await server.stop('closed');

@@ -1,10 +1,11 @@
 /**
  * fedveil/fl: federated learning with TensorFlow.js on top of the privacy
- * layer (docs/fl.md). A `PrivateClient` wraps any
- * tf.LayersModel and its local data; a `Coordinator` runs rounds of Poisson
- * client sampling, local training, distributed-DP encoding, secure
- * aggregation and a server strategy, with a budget guard and a ledger line
- * per completed round. MNIST loading, data splits and the simulation behind
+ * layer (docs/fl.md, docs/apps.md): one runtime. `FederatedServer` holds
+ * the strategy, the privacy plan, the budget guard, the ledger, client
+ * selection, evaluation and checkpoints over any server transport; client
+ * apps (`prepareClientApp`) run the user's tfjs model on its own data under
+ * a participant; `createInProcessRun` runs both in one process over the
+ * in-memory transport. MNIST loading, data splits and the simulation behind
  * `fedveil simulate` live here too.
  *
  * `@tensorflow/tfjs` is an optional peer dependency of the package (the
@@ -21,11 +22,8 @@ export { fedAvg, fedAdam, fedYogi, type Strategy, type AdaptiveOptions } from '.
 export { buildMlp, build2nn, trainLocal, evaluateAccuracy, type LocalTrainingOptions, type LocalTrainingResult } from './train.js';
 export { plainIntegerCodec, type RoundCodec } from './codec.js';
 export { PrivateClient, type PrivateClientOptions, type LocalUpdate } from './client.js';
-export { plainSumAggregator, type Aggregator, type AggregationRequest, type AggregationResult } from './aggregate.js';
-export { Coordinator, type CoordinatorOptions, type RoundReport, type RoundPrivacy, type PrivacyProvider, type SecAggOptions } from './coordinator.js';
-export { nonPrivate } from './privacy.js';
-export { secureAggregator, dpCodec, planPrivateRun, privateProvider, simulationLayers, createPrivateCoordinator, type PrivateCoordinatorOptions, type PrivatePlan, type PrivatePlanInput } from './layers.js';
-export { setupSimulation, runSimulation, DEFAULT_SIMULATION, type SimulationParams, type SimulationResult, type SimulationSetup, type SimulationLayers } from './simulation.js';
+export { dpCodec } from './codec.js';
+export { setupSimulation, runSimulation, DEFAULT_SIMULATION, type SimulationParams, type SimulationResult, type SimulationSetup } from './simulation.js';
 export { makeClientPolicy, insecureDevelopmentPolicy, parseCertificate, DEFAULT_CLIENT_POLICY, type ClientPolicy, type ClientPolicyInput, type ClientPolicyDp } from './policy.js';
 export { checkRound, type AnnouncedRound, type CheckedRound } from './round-check.js';
 export { runParticipant, Rejected, type ParticipantOptions, type ParticipantEvent, type ParticipantSummary, type RoundInfo } from './participant.js';
@@ -35,7 +33,7 @@ export type { Protocol, RoundServer, RoundClient, RoundParams } from './protocol
 export { RoundCoordinator, type RoundCoordinatorOptions, type CoordinatorEvent, type CoordinatorStatus, type Enrolment, type RoundRecord } from './round-coordinator.js';
 export { secAggProtocol } from './secagg-protocol.js';
 export type { PrivacyStatus } from './status-page.js';
-export { FederatedServer, type FederatedServerOptions, type RoundReport as ServerRoundReport, type ServerPrivacy, type Selection, type CheckpointState } from './server.js';
+export { FederatedServer, type FederatedServerOptions, type RoundReport, type ServerPrivacy, type Selection, type CheckpointState } from './server.js';
 export { createInProcessRun, type InProcessOptions, type InProcessPrivacy, type InProcessRun } from './in-process.js';
 export { prepareClientApp, toLabelledData, modelSignature, DataMismatch, type ClientApp, type ClientAppOptions, type ClientData, type ModelSource, type TrainingOptions } from './client-app.js';
 export { loadClientAppModule, loadServerAppModule, type AppContext, type ClientAppModule, type ServerAppModule } from './app-module.js';

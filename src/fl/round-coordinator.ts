@@ -239,8 +239,10 @@ interface ActiveRound {
   readonly startedAt: number;
   stage: SecAggStage;
   stageStartedAt: number;
-  /** Roster ids that sent a frame in the current stage. */
+  /** Roster ids whose frame in the current stage the state machine has handled. */
   spoke: Set<number>;
+  /** Roster ids whose frame in the current stage has arrived (for the response times). */
+  arrived: Set<number>;
   stageMs: Array<{ stage: SecAggStage; ms: number; viaDeadline: boolean }>;
   responseMs: Partial<Record<SecAggStage, number[]>>;
   timer?: ReturnType<typeof setTimeout>;
@@ -440,9 +442,15 @@ export class RoundCoordinator {
       return this.reject(session, CloseCode.TOO_BIG, 'FRAME_TOO_LARGE', `frame of ${msg.payload.length} bytes`);
     }
     const index = session.index;
-    if (!round.spoke.has(index)) (round.responseMs[round.stage] ??= []).push(Date.now() - round.stageStartedAt);
-    round.spoke.add(index);
-    this.enqueue(round, () => round.server.handle(index, msg.payload));
+    if (!round.arrived.has(index)) (round.responseMs[round.stage] ??= []).push(Date.now() - round.stageStartedAt);
+    round.arrived.add(index);
+    // `spoke` counts frames the state machine has HANDLED: a stage closed early (every live member
+    // spoke) must never overtake frames still queued behind it.
+    const stage = round.stage;
+    this.enqueue(round, () => {
+      if (round.stage === stage) round.spoke.add(index);
+      return round.server.handle(index, msg.payload);
+    });
   }
 
   private authenticate(session: Session, pk: Uint8Array, sig: Uint8Array, token: string, cert: Uint8Array | undefined): void {
@@ -610,6 +618,7 @@ export class RoundCoordinator {
       stage: server.stage,
       stageStartedAt: now,
       spoke: new Set(),
+      arrived: new Set(),
       stageMs: [],
       responseMs: {},
       queue: Promise.resolve(),
@@ -755,6 +764,7 @@ export class RoundCoordinator {
     round.stageStartedAt = now;
     round.viaDeadline = false;
     round.spoke = new Set();
+    round.arrived = new Set();
     if (stage === 'Done' || stage === 'Aborted') {
       await this.endRound(round);
       return;

@@ -116,7 +116,7 @@ export interface FederatedServerOptions {
   spec?: string;
   /** Everything else the round coordinator takes (limits, deadlines, authorities, name). */
   coordinator?: Partial<Omit<RoundCoordinatorOptions, 'transport' | 'protocol' | 'enrolment' | 'task' | 'onRound' | 'beforeUnmask' | 'select' | 'population' | 'minSurvivors' | 'dim' | 'bits' | 'rounds'>>;
-  /** First round number when not resuming (a restarted server continues its ledger's numbering). */
+  /** Lowest first round number (a restarted server continues its ledger's numbering; after a resume, at least the checkpoint's round + 1). */
   firstRound?: number;
   rng?: RandomSource;
   onRound?: (report: RoundReport) => void;
@@ -159,6 +159,12 @@ export interface RoundReport {
   /** Adaptive clipping: the noised fraction of the summed clients whose update norm was <= clipNorm. */
   readonly clippedFraction?: number;
   readonly seconds: number;
+  /** In-process runs: bytes through the channels during the round (both directions, all clients). */
+  readonly bytes?: number;
+  /** In-process runs: local training time of the round's clients, summed. */
+  readonly trainSeconds?: number;
+  /** In-process runs: mean local training loss of the round's clients. */
+  readonly meanLoss?: number;
 }
 
 interface RoundState {
@@ -278,7 +284,7 @@ export class FederatedServer {
       mode: this.opts.mode ?? 'active',
       colluders: this.colluders,
       dropout,
-      firstRound: Math.max(this.lastRound + 1, this.resumedFrom ? 0 : this.opts.firstRound ?? 0),
+      firstRound: Math.max(this.lastRound + 1, this.opts.firstRound ?? 0),
       select: (pool) => this.select(pool),
       more: () => this.attempts < this.opts.rounds || this.nextKind === 'evaluate',
       minSurvivors: (n) => (this.nextKind === 'train' && this.opts.privacy ? Math.max(2, Math.ceil(n * (1 - dropout))) : 0),

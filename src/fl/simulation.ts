@@ -1,8 +1,9 @@
 /**
  * A complete federated-learning simulation on MNIST: the engine behind
- * `fedveil simulate` and bench/fl.ts. It builds the data split, the
- * clients, the global model, the privacy plan and the ledger, then runs the
- * coordinator.
+ * `fedveil simulate` and bench/fl.ts. It builds the data split and the
+ * model, then runs the one federated runtime in process (in-process.ts): the
+ * federated server over the in-memory transport, one participant per
+ * client with its own identity, certificate and policy checks.
  *
  * SIMULATION, NOT A DEPLOYMENT: every client lives in this process and
  * trains in turn on one shared model instance; with a `seed`, all
@@ -12,19 +13,17 @@
  * Without a seed the system CSPRNG is used.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { deterministicRandom, systemRandom, type RandomSource } from '../crypto/random.js';
+import { deterministicRandom, systemRandom } from '../crypto/random.js';
 import { InvalidArgument } from '../errors.js';
 import { aint, anumber, aoneOf } from '../util/assert.js';
-import { selectBackend, type BackendPreference, type BackendReport } from './backend.js';
-import { PrivateClient } from './client.js';
-import { Coordinator, type PrivacyProvider, type RoundReport } from './coordinator.js';
-import { plainSumAggregator, type Aggregator } from './aggregate.js';
+import { selectBackend, type BackendReport } from './backend.js';
 import { loadMnist, subset, type LabelledData } from './mnist.js';
-import { nonPrivate } from './privacy.js';
 import { splitDirichlet, splitIid, splitShards } from './splits.js';
 import { fedAdam, fedAvg, fedYogi, type Strategy } from './strategy.js';
 import { build2nn, buildMlp, evaluateAccuracy } from './train.js';
 import { parameterCount } from './weights.js';
+import { createInProcessRun, type InProcessRun } from './in-process.js';
+import type { RoundReport } from './server.js';
 import { DEFAULT_SIMULATION, type SimulationParams } from './simulation-params.js';
 
 export { DEFAULT_SIMULATION, type ModelName, type SimulationParams, type SplitName, type StrategyName } from './simulation-params.js';
@@ -32,12 +31,11 @@ export { DEFAULT_SIMULATION, type ModelName, type SimulationParams, type SplitNa
 export interface SimulationSetup {
   readonly params: Readonly<SimulationParams>;
   readonly backend: BackendReport;
-  readonly coordinator: Coordinator;
+  readonly run: InProcessRun;
   readonly dim: number;
   readonly examplesPerClient: { min: number; max: number; mean: number };
   /** Noise multiplier in use (null when non-private). */
   readonly noiseMultiplier: number | null;
-  readonly minClients: number;
   close(): Promise<void>;
 }
 
@@ -71,6 +69,7 @@ function validate(p: SimulationParams): void {
   aint('trainExamples', p.trainExamples, 1, 60000);
   aint('testExamples', p.testExamples, 1, 10000);
   if (p.trainExamples < p.clients) throw new InvalidArgument(`${p.trainExamples} training examples cannot be split across ${p.clients} clients`);
+  if (p.privacy && !p.ledger) throw new InvalidArgument('a private simulation needs a ledger path');
 }
 
 function buildModel(p: SimulationParams, seed: number): tf.LayersModel {
@@ -85,16 +84,8 @@ function buildStrategy(p: SimulationParams): Strategy {
   return fedAvg({ serverLearningRate: p.serverLearningRate });
 }
 
-/** Hooks for the parts other layers provide (secure aggregation, distributed DP, ledger). */
-export interface SimulationLayers {
-  /** The secure aggregator (secagg layer). Required when `aggregation` is 'secagg'. */
-  secureAggregator?: () => Aggregator;
-  /** The private plan provider and its ledger (dp layer). Required when `privacy` is true. */
-  privateProvider?: (ctx: { params: SimulationParams; dim: number; rng: RandomSource }) => Promise<{ provider: PrivacyProvider; noiseMultiplier: number; minClients: number; ledger?: import('../dp/ledger.js').PrivacyLedger }>;
-}
-
 /** Build everything for a run (loads MNIST, selects the backend). */
-export async function setupSimulation(overrides: Partial<SimulationParams>, layers: SimulationLayers = {}): Promise<SimulationSetup> {
+export async function setupSimulation(overrides: Partial<SimulationParams>): Promise<SimulationSetup> {
   const params: SimulationParams = { ...DEFAULT_SIMULATION, ...overrides };
   validate(params);
   const backend = await selectBackend(params.backend);
@@ -106,69 +97,41 @@ export async function setupSimulation(overrides: Partial<SimulationParams>, laye
       ? splitShards(fullTrain.labels, params.clients, 2, rng)
       : splitDirichlet(fullTrain.labels, params.clients, params.alpha, rng, 1);
   const modelSeed = params.seed ?? 1;
-  const shared = buildModel(params, modelSeed);
-  const global = buildModel(params, modelSeed);
-  const clients = parts.map((idx) => new PrivateClient({
-    model: shared, data: subset(fullTrain, idx), epochs: params.epochs, batchSize: params.batchSize,
-    learningRate: params.learningRate, proximalMu: params.proximalMu, rng,
-  }));
   const sizes = parts.map((p) => p.length);
-  const dim = parameterCount(global);
   const test: LabelledData = fullTest;
-
-  let aggregator: Aggregator;
-  if (params.aggregation === 'plain-sum') aggregator = plainSumAggregator();
-  else {
-    if (!layers.secureAggregator) throw new InvalidArgument('secure aggregation is not available in this build');
-    aggregator = layers.secureAggregator();
-  }
-  let provider: PrivacyProvider;
-  let noiseMultiplier: number | null = null;
-  let minClients = 1;
-  let ledger: import('../dp/ledger.js').PrivacyLedger | undefined;
-  if (params.privacy) {
-    if (!layers.privateProvider) throw new InvalidArgument('distributed DP is not available in this build: use --no-privacy');
-    const made = await layers.privateProvider({ params, dim, rng });
-    provider = made.provider;
-    noiseMultiplier = made.noiseMultiplier;
-    minClients = made.minClients;
-    ledger = made.ledger;
-  } else {
-    provider = nonPrivate();
-  }
   const evalEvery = params.evalEvery;
-  let round = 0;
-  const coordinator = new Coordinator({
-    model: global, clients, sampleRate: params.sampleRate, strategy: buildStrategy(params), privacy: provider, aggregator,
-    secagg: { dropout: Math.min(0.3, Math.max(params.dropout * 2, 0.05)), corrupt: 0.05 }, dropoutRate: params.dropout,
-    ...(ledger ? { ledger } : {}),
-    evaluate: (m) => {
-      round++;
-      return round % evalEvery === 0 || round === params.rounds ? evaluateAccuracy(m, test) : NaN;
-    },
-    rng,
+  const run = await createInProcessRun({
+    model: () => buildModel(params, modelSeed),
+    clients: parts.map((idx) => ({ data: subset(fullTrain, idx) })),
+    training: { epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate, proximalMu: params.proximalMu },
+    rounds: params.rounds, sampleRate: params.sampleRate, dropout: params.dropout, aggregation: params.aggregation,
+    strategy: buildStrategy(params), rng,
+    privacy: params.privacy ? {
+      epsilon: params.epsilon, delta: params.delta, clipNorm: params.clipNorm, mechanism: params.mechanism, accountant: params.accountant, bits: params.bits, ledger: params.ledger!,
+      ...(params.noiseMultiplier === undefined ? {} : { noiseMultiplier: params.noiseMultiplier }),
+    } : null,
+    evaluate: (m, round) => (round % evalEvery === 0 || round === params.rounds ? evaluateAccuracy(m, test) : NaN),
   });
   return Object.freeze({
-    params, backend, coordinator, dim, noiseMultiplier, minClients,
+    params, backend, run, dim: parameterCount(run.server.model), noiseMultiplier: run.noiseMultiplier,
     examplesPerClient: { min: Math.min(...sizes), max: Math.max(...sizes), mean: sizes.reduce((a, b) => a + b, 0) / sizes.length },
     async close(): Promise<void> {
-      await ledger?.close();
-      shared.dispose();
-      global.dispose();
+      await run.close();
     },
   });
 }
 
 /** Run a set-up simulation to the end. */
 export async function runSimulation(setup: SimulationSetup, onRound?: (r: RoundReport) => void): Promise<SimulationResult> {
-  const { rounds, stoppedBy } = await setup.coordinator.run({ rounds: setup.params.rounds, ...(onRound ? { onRound } : {}) });
+  const { rounds, stoppedBy } = await setup.run.run(onRound);
   const last = [...rounds].reverse().find((r) => Number.isFinite(r.accuracy));
+  const lastPrivate = [...rounds].reverse().find((r) => r.guarantee !== null);
   return {
     rounds,
     ...(stoppedBy === undefined ? {} : { stoppedBy }),
     final: {
-      accuracy: last?.accuracy ?? NaN, epsilon: setup.coordinator.epsilon, delta: setup.params.privacy ? setup.params.delta : 0,
-      guarantee: setup.coordinator.epsilonGuarantee, againstCoordinator: setup.coordinator.againstCoordinator,
+      accuracy: last?.accuracy ?? NaN, epsilon: rounds.at(-1)?.epsilon ?? 0, delta: setup.params.privacy ? setup.params.delta : 0,
+      guarantee: lastPrivate?.guarantee ?? null, againstCoordinator: lastPrivate?.againstCoordinator ?? null,
     },
   };
 }

@@ -23,14 +23,17 @@ class MemoryChannel implements Channel {
   closed = false;
 
   private readonly onClosedHook: (() => void) | undefined;
+  private readonly counter: { bytes: number } | undefined;
 
-  constructor(remote: string, onClosedHook?: () => void) {
+  constructor(remote: string, onClosedHook?: () => void, counter?: { bytes: number }) {
     this.remote = remote;
     this.onClosedHook = onClosedHook;
+    this.counter = counter;
   }
 
   send(frame: Uint8Array): void {
     if (this.closed) return;
+    if (this.counter) this.counter.bytes += frame.length;
     const copy = frame.slice();
     const peer = this.peer;
     queueMicrotask(() => peer?.deliver(copy));
@@ -89,6 +92,12 @@ export class MemoryTransport implements ServerTransport {
   private readonly open = new Set<MemoryChannel>();
   private nextId = 1;
   private stopped = false;
+  private readonly counter = { bytes: 0 };
+
+  /** Bytes sent so far over every channel, both directions (frames as sent; what a network would carry without its framing). */
+  get bytes(): number {
+    return this.counter.bytes;
+  }
 
   async listen(onChannel: (channel: Channel) => void): Promise<void> {
     this.onChannel = onChannel;
@@ -100,8 +109,8 @@ export class MemoryTransport implements ServerTransport {
     const accept = this.onChannel;
     if (!accept || this.stopped) throw new InvalidArgument('MemoryTransport: no coordinator is listening');
     const id = this.nextId++;
-    const client = new MemoryChannel('coordinator');
-    const server: MemoryChannel = new MemoryChannel(`memory-client-${id}`, () => this.open.delete(server));
+    const client = new MemoryChannel('coordinator', undefined, this.counter);
+    const server: MemoryChannel = new MemoryChannel(`memory-client-${id}`, () => this.open.delete(server), this.counter);
     client.peer = server;
     server.peer = client;
     this.open.add(server);

@@ -1,10 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/fl/backend.js';
 import { buildMlp, evaluateAccuracy } from '../../src/fl/train.js';
-import { PrivateClient } from '../../src/fl/client.js';
-import { Coordinator } from '../../src/fl/coordinator.js';
-import { plainSumAggregator } from '../../src/fl/aggregate.js';
-import { nonPrivate } from '../../src/fl/privacy.js';
+import { createInProcessRun } from '../../src/fl/in-process.js';
 import { plainIntegerCodec } from '../../src/fl/codec.js';
 import { fedAvg } from '../../src/fl/strategy.js';
 import { splitIid } from '../../src/fl/splits.js';
@@ -30,34 +27,36 @@ test('plain integer codec: sum of encodings decodes to the mean within 1/scale',
   for (let i = 0; i < 4; i++) expect(Math.abs(mean[i]! - want[i]!)).toBeLessThan(1e-7);
 });
 
-test('non-private federated rounds improve accuracy; a round below threshold changes nothing', async () => {
-  const rng = deterministicRandom(42);
+test('non-private federated rounds improve accuracy (Poisson selection, SecAgg in process); rounds where every client drops change nothing', async () => {
   const train = separable(600, 1);
   const test = separable(300, 2);
-  const shared = buildMlp(6, [8], 2, 5);
-  const parts = splitIid(train.n, 12, rng);
-  const clients = parts.map((p) => new PrivateClient({ model: shared, data: subset(train, p), epochs: 2, batchSize: 10, learningRate: 0.3, rng }));
-  const model = buildMlp(6, [8], 2, 5);
-  const acc0 = evaluateAccuracy(model, test);
-  const coordinator = new Coordinator({
-    model, clients, sampleRate: 0.5, strategy: fedAvg(), privacy: nonPrivate(), aggregator: plainSumAggregator(),
-    evaluate: (m) => evaluateAccuracy(m, test), rng,
-  });
+  const parts = splitIid(train.n, 12, deterministicRandom(42));
+  const clients = parts.map((p) => ({ data: subset(train, p) }));
   const tensors = tf.memory().numTensors;
-  const { rounds } = await coordinator.run({ rounds: 5 });
+  const run = await createInProcessRun({
+    model: () => buildMlp(6, [8], 2, 5), clients, rounds: 5, sampleRate: 0.5, training: { epochs: 2, batchSize: 10, learningRate: 0.3 },
+    mode: 'semi-honest', colluders: 0, strategy: fedAvg(), evaluate: (m) => evaluateAccuracy(m, test), rng: deterministicRandom(42),
+  });
+  const acc0 = evaluateAccuracy(run.server.model, test);
+  const { rounds } = await run.run();
+  const done = rounds.filter((r) => !r.aborted);
+  expect(done.length).toBeGreaterThanOrEqual(4);
+  expect(done.every((r) => r.survived === r.sampled && r.sampled < 12 && (r.bytes ?? 0) > 0)).toBe(true);
+  expect(done.at(-1)!.accuracy).toBeGreaterThan(0.9);
+  expect(done.at(-1)!.accuracy).toBeGreaterThan(acc0);
+  await run.close();
+  // Every model and tensor of the run is disposed with it.
   expect(tf.memory().numTensors).toBe(tensors);
-  expect(rounds.every((r) => !r.aborted && r.survived === r.sampled)).toBe(true);
-  expect(rounds.at(-1)!.accuracy).toBeGreaterThan(0.9);
-  expect(rounds.at(-1)!.accuracy).toBeGreaterThan(acc0);
 
-  // Every sampled client drops: below threshold, the round aborts and the model is untouched.
-  const before = coordinator.weights();
-  const dropping = new Coordinator({ model, clients, sampleRate: 0.5, privacy: nonPrivate(), aggregator: plainSumAggregator(), dropoutRate: 1, rng });
-  const r = await dropping.runRound();
-  expect(r.aborted).toBe(true);
-  expect(r.survived).toBe(0);
-  expect(dropping.completedRounds).toBe(0);
-  expect(Array.from(dropping.weights())).toEqual(Array.from(before));
-  model.dispose();
-  shared.dispose();
-});
+  // Every sampled client drops (at a random stage): each round aborts and the model is untouched.
+  const dropping = await createInProcessRun({
+    model: () => buildMlp(6, [8], 2, 5), clients, rounds: 2, sampleRate: 0.5, dropout: 1, mode: 'semi-honest', colluders: 0, rng: deterministicRandom(43),
+  });
+  const before = dropping.server.weights();
+  const dropped = await dropping.run();
+  expect(dropped.rounds.map((r) => r.aborted)).toEqual([true, true]);
+  expect(dropped.rounds.every((r) => r.survived === 0)).toBe(true);
+  expect(dropping.server.completedRounds).toBe(0);
+  expect(Array.from(dropping.server.weights())).toEqual(Array.from(before));
+  await dropping.close();
+}, 120000);

@@ -56,6 +56,9 @@ test('non-private rounds over SecAgg improve accuracy; federated evaluation equa
   }
   expect(ev[0]!.examples).toBe(examples);
   expect(ev[0]!.federatedAccuracy).toBeCloseTo(correct / examples, 12);
+  // Every client holds out the same number of examples: the plain average of the local accuracies.
+  const locals = clients.map((c) => evaluateAccuracy(run.server.model, c.evaluationData));
+  expect(ev[0]!.federatedAccuracy).toBeCloseTo(locals.reduce((a, b) => a + b, 0) / locals.length, 12);
   expect(reports).toHaveLength(5);
   await run.close();
 }, 120000);
@@ -191,3 +194,18 @@ test('adaptive clipping: the clip norm follows the noised clipped fraction; serv
   await run.close();
   expect((await verifyLedgerFile(join(dir, 'ledger.jsonl'))).valid).toBe(true);
 }, 120000);
+
+test('a client app can load its model from a tfjs model.json (the checkpoint format): same signature and weights', async () => {
+  const { modelFiles, writeDirectoryAtomically } = await import('../../src/fl/model-files.js');
+  const { flattenWeights } = await import('../../src/fl/weights.js');
+  const dir = join(tmp(), 'model');
+  const m = buildMlp(6, [4], 2, 3);
+  await writeDirectoryAtomically(dir, await modelFiles(m));
+  const app = await prepareClientApp({ model: dir, data: { xs: [[1, 2, 3, 4, 5, 6]], labels: [1] } });
+  expect(app.signature).toBe(modelSignature(m));
+  expect(Array.from(flattenWeights(app.model))).toEqual(Array.from(flattenWeights(m)));
+  // A directory without a model.json is a clear error, not a crash deep inside tfjs.
+  await expect(prepareClientApp({ model: tmp(), data: { xs: [[1, 2, 3, 4, 5, 6]], labels: [1] } })).rejects.toThrow(/cannot read it|not a tfjs model.json/);
+  app.dispose();
+  m.dispose();
+});
