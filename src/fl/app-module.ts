@@ -15,8 +15,6 @@
  *   model(ctx)           the same model (required), or `modelUrl`
  *   evaluate(model, ctx) server-side evaluation after each round (optional)
  *   strategy(ctx)        'fedavg' | 'fedadam' | 'fedyogi' or a Strategy (optional)
- *   options              { rounds, sampleRate, clipNorm, noiseMultiplier, ... } defaults
- *                        for the command-line options (optional)
  *
  * `ctx` is `{ tf, args }`, where `args` holds the `--app-arg key=value`
  * pairs of the command line.
@@ -42,7 +40,6 @@ export interface ServerAppModule {
   readonly model: () => Promise<tf.LayersModel> | tf.LayersModel;
   readonly evaluate?: (model: tf.LayersModel, round: number) => Promise<number | undefined>;
   readonly strategy?: Strategy;
-  readonly options: Readonly<Record<string, unknown>>;
 }
 
 async function importModule(file: string): Promise<Record<string, unknown>> {
@@ -102,7 +99,6 @@ export async function loadServerAppModule(file: string, args: Record<string, str
   const ctx = await context(args);
   const model = await modelOf(file, m, ctx);
   if (m.evaluate !== undefined && typeof m.evaluate !== 'function') throw new InvalidArgument(`app ${file}: evaluate must be a function (model, ctx) => accuracy`);
-  if (m.options !== undefined && (typeof m.options !== 'object' || m.options === null)) throw new InvalidArgument(`app ${file}: options must be an object`);
   let strategy: Strategy | undefined;
   if (m.strategy !== undefined) {
     const s = typeof m.strategy === 'function' ? await (m.strategy as (ctx: AppContext) => unknown)(ctx) : m.strategy;
@@ -121,6 +117,5 @@ export async function loadServerAppModule(file: string, args: Record<string, str
       return typeof v === 'number' ? v : undefined;
     } } : {}),
     ...(strategy ? { strategy } : {}),
-    options: Object.freeze({ ...((m.options as Record<string, unknown>) ?? {}) }),
   });
 }

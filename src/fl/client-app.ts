@@ -28,10 +28,11 @@ import { systemRandom, type RandomSource } from '../crypto/random.js';
 import { bytesToHex } from '../util/hex.js';
 import type { DistributedDpPlan } from '../dp/plan.js';
 import { PrivateClient } from './client.js';
+import { countCorrect } from './train.js';
 import { dpCodec, trainingCodec } from './training-codec.js';
 import type { LabelledData } from './mnist.js';
 import type { RoundInfo } from './participant.js';
-import { flattenWeights, parameterCount, setFlatWeights, weightSpecs } from './weights.js';
+import { parameterCount, setFlatWeights, weightSpecs } from './weights.js';
 
 /** The user's data does not fit the user's model (or is malformed). */
 export class DataMismatch extends InvalidArgument {
@@ -174,11 +175,11 @@ export async function toLabelledData(data: ClientData, model: tf.LayersModel, wh
   }
   if (n! < 1) throw new DataMismatch(`${what}: no examples`);
   for (let i = 0; i < xs!.length; i++) if (!Number.isFinite(xs![i]!)) throw new DataMismatch(`${what}: value ${i} of the examples is not finite`);
+  if (classes > 256) throw new DataMismatch(`${what}: at most 256 classes are supported`);
   const labels = new Uint8Array(n!);
   for (let i = 0; i < n!; i++) {
     const l = labelsIn![i]!;
     if (!Number.isInteger(l) || l < 0 || l >= classes) throw new DataMismatch(`${what}: label ${i} is ${l}, the model has classes 0..${classes - 1}`);
-    if (classes > 256) throw new DataMismatch(`${what}: at most 256 classes are supported`);
     labels[i] = l;
   }
   return Object.freeze({ xs: xs!, labels, features, classes, n: n!, shape });
@@ -231,21 +232,3 @@ export async function prepareClientApp(opts: ClientAppOptions): Promise<ClientAp
   });
 }
 
-/** Correct top-1 predictions of `model` on `data` (at most the first 2^24 examples count). */
-export function countCorrect(model: tf.LayersModel, data: LabelledData, batchSize = 1000): number {
-  let correct = 0;
-  const shape = data.shape ?? [data.features];
-  for (let start = 0; start < data.n; start += batchSize) {
-    const end = Math.min(data.n, start + batchSize);
-    const pred = tf.tidy(() => (model.predict(tf.tensor(data.xs.subarray(start * data.features, end * data.features), [end - start, ...shape])) as tf.Tensor).argMax(-1));
-    const p = pred.dataSync();
-    pred.dispose();
-    for (let i = 0; i < p.length; i++) if (p[i] === data.labels[start + i]) correct++;
-  }
-  return correct;
-}
-
-/** Flat weights of a freshly built model (the server's starting point). */
-export function initialWeightsOf(model: tf.LayersModel): Float32Array {
-  return flattenWeights(model);
-}

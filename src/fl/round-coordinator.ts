@@ -846,18 +846,6 @@ export class RoundCoordinator {
     this.regrouping = undefined;
   }
 
-  /** End now: tell every client `bye` with this reason (a running round is abandoned, nothing of it is unmasked after this). */
-  end(reason = 'all rounds completed'): void {
-    if (this.state === 'finished' || this.state === 'stopped') return;
-    if (this.active && !this.active.ended) {
-      this.active.ended = true;
-      this.clearTimer(this.active);
-      this.active = undefined;
-    }
-    this.endRegroup();
-    this.finish(reason);
-  }
-
   private finish(reason = 'all rounds completed'): void {
     this.state = 'finished';
     for (const s of this.sessions) if (s.state === 'ready') this.send(s, { t: 'bye', reason });

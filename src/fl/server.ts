@@ -35,7 +35,7 @@
  * `modelHash`.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { BudgetExceeded, InvalidArgument } from '../errors.js';
+import { InvalidArgument } from '../errors.js';
 import { randomBytes, randomUnit, systemRandom, type RandomSource } from '../crypto/random.js';
 import { sha256 } from '../crypto/hash.js';
 import { bytesToHex } from '../util/hex.js';
@@ -542,4 +542,3 @@ export class FederatedServer {
   }
 }
 
-export { BudgetExceeded };

@@ -131,9 +131,8 @@ export async function trainLocal(model: tf.LayersModel, data: LabelledData, opts
   return Object.freeze({ loss: lastLoss, steps });
 }
 
-/** Top-1 accuracy of `model` on `data`, in batches of `batchSize`. */
-export function evaluateAccuracy(model: tf.LayersModel, data: LabelledData, batchSize = 1000): number {
-  if (data.n < 1) throw new InvalidArgument('evaluateAccuracy: no examples');
+/** Correct top-1 predictions of `model` on `data`, in batches of `batchSize`. */
+export function countCorrect(model: tf.LayersModel, data: LabelledData, batchSize = 1000): number {
   let correct = 0;
   for (let start = 0; start < data.n; start += batchSize) {
     const end = Math.min(data.n, start + batchSize);
@@ -145,5 +144,11 @@ export function evaluateAccuracy(model: tf.LayersModel, data: LabelledData, batc
     pred.dispose();
     for (let i = 0; i < p.length; i++) if (p[i] === data.labels[start + i]) correct++;
   }
-  return correct / data.n;
+  return correct;
+}
+
+/** Top-1 accuracy of `model` on `data`, in batches of `batchSize`. */
+export function evaluateAccuracy(model: tf.LayersModel, data: LabelledData, batchSize = 1000): number {
+  if (data.n < 1) throw new InvalidArgument('evaluateAccuracy: no examples');
+  return countCorrect(model, data, batchSize) / data.n;
 }

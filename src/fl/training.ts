@@ -163,6 +163,5 @@ export function syntheticServerApp(spec: ModelSpec): import('./app-module.js').S
   return Object.freeze({
     model: () => buildModel(spec),
     evaluate: async (model: tf.LayersModel) => evaluateAccuracy(model, heldOut),
-    options: Object.freeze({}),
   });
 }

@@ -61,6 +61,7 @@ describe('Backoff: exponential, full jitter, reset', () => {
     for (let k = 0; k < 400; k++) {
       if (k % 10 === 0) b.reset();
       const s = b.next();
+      // delayMs is the delay the backoff draws (from the injected source), not a measured time.
       expect(Number.isInteger(s.delayMs)).toBe(true);
       expect(s.delayMs).toBeGreaterThanOrEqual(0);
       expect(s.delayMs).toBeLessThanOrEqual(s.capMs);
@@ -200,6 +201,7 @@ describe('the loop against a real coordinator over loopback WebSocket', () => {
     await a.welcomed(2);
     expect(a.reconnects[0]).toMatchObject({ attempt: 1, code: 'REJECTED_IDLE_TIMEOUT' });
     expect(a.reconnects[0]!.reason).toMatch(/IDLE_TIMEOUT/);
+    // The drawn delay (planned, not measured) respects its cap.
     expect(a.reconnects[0]!.delayMs).toBeLessThanOrEqual(a.reconnects[0]!.capMs);
     const b = client(() => nodeConnector(url)());
     const [sa, sb] = await Promise.all([a.done, b.done]);
